@@ -1,0 +1,245 @@
+"""Mask R-CNN configuration.
+
+Subclass `Config` and override the class attributes you need, as with
+Matterport's release::
+
+    class ShapesConfig(Config):
+        NAME = "shapes"
+        NUM_CLASSES = 1 + 3
+        IMAGES_PER_GPU = 8
+
+Derived values (BATCH_SIZE, IMAGE_SHAPE, IMAGE_META_SIZE) are computed in
+``__init__`` from the overridden attributes.
+"""
+import numpy as np
+
+
+_RESIZE_MODES = ("none", "square", "pad64", "crop")
+_LR_SCHEDULES = (None, "cosine", "step")
+_NORMS = ("batch", "group")
+
+
+class Config(object):
+    """Base configuration. Override attributes in a subclass."""
+
+    # ---- run ---------------------------------------------------------
+    # Name of the configuration (used in log dirs and checkpoint names).
+    NAME = None
+    # Number of GPUs (kept for Matterport compatibility; we run on one device
+    # per process, the batch is IMAGES_PER_GPU * GPU_COUNT).
+    GPU_COUNT = 1
+    # Images per GPU per step.
+    IMAGES_PER_GPU = 2
+    # Training steps per epoch and validation steps at the end of each epoch.
+    STEPS_PER_EPOCH = 1000
+    VALIDATION_STEPS = 50
+
+    # ---- backbone ----------------------------------------------------
+    # "resnet50", "resnet101", or a callable graph builder. A callable needs
+    # COMPUTE_BACKBONE_SHAPE(image_shape) -> [levels, (height, width)].
+    BACKBONE = "resnet101"
+    COMPUTE_BACKBONE_SHAPE = None
+    # Strides of the FPN levels P2..P6.
+    BACKBONE_STRIDES = [4, 8, 16, 32, 64]
+
+    # ---- heads -------------------------------------------------------
+    FPN_CLASSIF_FC_LAYERS_SIZE = 1024
+    TOP_DOWN_PYRAMID_SIZE = 256
+    # Number of classes including background.
+    NUM_CLASSES = 1
+
+    # ---- RPN ---------------------------------------------------------
+    # Square anchor side lengths in pixels, one per pyramid level.
+    RPN_ANCHOR_SCALES = (32, 64, 128, 256, 512)
+    # Width/height ratios of anchors at each cell.
+    RPN_ANCHOR_RATIOS = [0.5, 1, 2]
+    # 1: an anchor at every feature-map cell; 2: every other cell...
+    RPN_ANCHOR_STRIDE = 1
+    RPN_NMS_THRESHOLD = 0.7
+    # Anchors per image used to train the RPN.
+    RPN_TRAIN_ANCHORS_PER_IMAGE = 256
+    # ROIs kept after tf.nn.top_k and before NMS.
+    PRE_NMS_LIMIT = 6000
+    # ROIs kept after NMS.
+    POST_NMS_ROIS_TRAINING = 2000
+    POST_NMS_ROIS_INFERENCE = 1000
+
+    # ---- masks -------------------------------------------------------
+    # Store instance masks resized to MINI_MASK_SHAPE inside their box.
+    USE_MINI_MASK = True
+    MINI_MASK_SHAPE = (56, 56)  # (height, width)
+    MASK_POOL_SIZE = 14
+    MASK_SHAPE = [28, 28]
+
+    # ---- images ------------------------------------------------------
+    # "none", "square", "pad64" or "crop" (see mrcnn.core.images.resize_image).
+    IMAGE_RESIZE_MODE = "square"
+    IMAGE_MIN_DIM = 800
+    IMAGE_MAX_DIM = 1024
+    IMAGE_MIN_SCALE = 0
+    IMAGE_CHANNEL_COUNT = 3
+    # Image mean (RGB), subtracted by mold_image.
+    MEAN_PIXEL = np.array([123.7, 116.8, 103.9])
+
+    # ---- ROIs --------------------------------------------------------
+    TRAIN_ROIS_PER_IMAGE = 200
+    ROI_POSITIVE_RATIO = 0.33
+    POOL_SIZE = 7
+    MAX_GT_INSTANCES = 100
+
+    # ---- boxes -------------------------------------------------------
+    RPN_BBOX_STD_DEV = np.array([0.1, 0.1, 0.2, 0.2])
+    BBOX_STD_DEV = np.array([0.1, 0.1, 0.2, 0.2])
+
+    # ---- detection ---------------------------------------------------
+    DETECTION_MAX_INSTANCES = 100
+    DETECTION_MIN_CONFIDENCE = 0.7
+    DETECTION_NMS_THRESHOLD = 0.3
+
+    # ---- optimiser ---------------------------------------------------
+    LEARNING_RATE = 0.001
+    LEARNING_MOMENTUM = 0.9
+    WEIGHT_DECAY = 0.0001
+    GRADIENT_CLIP_NORM = 5.0
+
+    # ---- losses ------------------------------------------------------
+    LOSS_WEIGHTS = {
+        "rpn_class_loss": 1.,
+        "rpn_bbox_loss": 1.,
+        "mrcnn_class_loss": 1.,
+        "mrcnn_bbox_loss": 1.,
+        "mrcnn_mask_loss": 1.,
+    }
+
+    # ---- other -------------------------------------------------------
+    # Train with ROIs from the RPN (True) or from an external source (False).
+    USE_RPN_ROIS = True
+    # Train BatchNorm layers (False: frozen, as with small batches).
+    TRAIN_BN = False
+
+    # ---- extras of this port (not in Matterport's release) -------------
+    # Normalisation in the ResNet backbone: "batch" (Matterport, needed for
+    # the COCO weights) or "group" (GroupNorm, better for tiny batches).
+    BACKBONE_NORM = "batch"
+    # Number of groups when BACKBONE_NORM / FPN_NORM is "group".
+    GROUP_NORM_GROUPS = 32
+    # Normalisation after the FPN convolutions: None (Matterport), "batch"
+    # or "group".
+    FPN_NORM = None
+    # Learning-rate schedule inside one train() call: None (constant, as
+    # Matterport), "cosine" (cosine decay to 0 over the call's steps) or
+    # "step" (x0.1 at 2/3 and 8/9 of the steps).
+    LEARNING_RATE_SCHEDULE = None
+    # Linear warm-up from 0 to LEARNING_RATE over this many steps (0 = off).
+    LEARNING_RATE_WARMUP_STEPS = 0
+    # Compile the train step with XLA (jit_compile=True).
+    XLA = False
+
+    def __init__(self):
+        """Compute the derived attributes."""
+        # Effective batch size.
+        self.BATCH_SIZE = self.IMAGES_PER_GPU * self.GPU_COUNT
+
+        # Input image shape [H, W, C].
+        if self.IMAGE_RESIZE_MODE == "crop":
+            self.IMAGE_SHAPE = np.array([self.IMAGE_MIN_DIM, self.IMAGE_MIN_DIM,
+                                         self.IMAGE_CHANNEL_COUNT])
+        else:
+            self.IMAGE_SHAPE = np.array([self.IMAGE_MAX_DIM, self.IMAGE_MAX_DIM,
+                                         self.IMAGE_CHANNEL_COUNT])
+
+        # image_id(1) + original_image_shape(3) + image_shape(3)
+        # + window(4) + scale(1) + active_class_ids(NUM_CLASSES)
+        self.IMAGE_META_SIZE = 1 + 3 + 3 + 4 + 1 + self.NUM_CLASSES
+
+    # ------------------------------------------------------------------
+    def to_dict(self):
+        """Return {name: value} of every UPPERCASE attribute (class and
+        instance), including the computed ones."""
+        return {a: getattr(self, a) for a in sorted(dir(self))
+                if a.isupper() and not a.startswith("_")}
+
+    def display(self):
+        """Print every configuration value, sorted by name."""
+        print("\nConfigurations:")
+        for key, val in self.to_dict().items():
+            print("{:30} {}".format(key, val))
+        print("\n")
+
+    # ------------------------------------------------------------------
+    def validate(self, mode="training"):
+        """Raise ValueError on settings that cannot work.
+
+        mode: "training" or "inference" (NUM_CLASSES >= 2 only needed when
+        training).
+        """
+        if mode not in ("training", "inference"):
+            raise ValueError("Config.validate: mode must be 'training' or "
+                             "'inference', got %r" % (mode,))
+        name = type(self).__name__
+        problems = []
+        if int(self.IMAGES_PER_GPU) < 1:
+            problems.append("IMAGES_PER_GPU must be >= 1, got %r"
+                            % (self.IMAGES_PER_GPU,))
+        if int(self.GPU_COUNT) < 1:
+            problems.append("GPU_COUNT must be >= 1, got %r" % (self.GPU_COUNT,))
+        if self.IMAGE_RESIZE_MODE not in _RESIZE_MODES:
+            problems.append("IMAGE_RESIZE_MODE must be one of %s, got %r"
+                            % (_RESIZE_MODES, self.IMAGE_RESIZE_MODE))
+        if self.IMAGE_RESIZE_MODE in ("square", "crop"):
+            h, w = int(self.IMAGE_SHAPE[0]), int(self.IMAGE_SHAPE[1])
+            if h % 64 or w % 64:
+                key = "IMAGE_MIN_DIM" if self.IMAGE_RESIZE_MODE == "crop" \
+                    else "IMAGE_MAX_DIM"
+                problems.append(
+                    "image size %dx%d (from %s) must be divisible by 64 "
+                    "(2**6, the FPN's deepest stride); use e.g. 256, 512, 1024"
+                    % (h, w, key))
+        if mode == "training" and int(self.NUM_CLASSES) < 2:
+            problems.append("NUM_CLASSES must be >= 2 for training (background "
+                            "+ at least one class), got %r" % (self.NUM_CLASSES,))
+        if int(self.NUM_CLASSES) < 1:
+            problems.append("NUM_CLASSES must be >= 1, got %r" % (self.NUM_CLASSES,))
+        if len(self.RPN_ANCHOR_SCALES) != len(self.BACKBONE_STRIDES):
+            problems.append(
+                "len(RPN_ANCHOR_SCALES)=%d must equal len(BACKBONE_STRIDES)=%d "
+                "(one anchor scale per pyramid level)"
+                % (len(self.RPN_ANCHOR_SCALES), len(self.BACKBONE_STRIDES)))
+        if list(self.MASK_SHAPE) != [2 * self.MASK_POOL_SIZE] * 2:
+            problems.append(
+                "MASK_SHAPE=%r must be [2*MASK_POOL_SIZE]*2 = %r (the mask head "
+                "upsamples its pooled features once by 2)"
+                % (list(self.MASK_SHAPE), [2 * self.MASK_POOL_SIZE] * 2))
+        if callable(self.BACKBONE):
+            if not callable(self.COMPUTE_BACKBONE_SHAPE):
+                problems.append("a callable BACKBONE needs COMPUTE_BACKBONE_SHAPE")
+        elif self.BACKBONE not in ("resnet50", "resnet101"):
+            problems.append("BACKBONE must be 'resnet50', 'resnet101' or a "
+                            "callable, got %r" % (self.BACKBONE,))
+        if self.BACKBONE_NORM not in _NORMS:
+            problems.append("BACKBONE_NORM must be one of %s, got %r"
+                            % (_NORMS, self.BACKBONE_NORM))
+        if self.FPN_NORM not in (None,) + _NORMS:
+            problems.append("FPN_NORM must be None, 'batch' or 'group', got %r"
+                            % (self.FPN_NORM,))
+        if self.LEARNING_RATE_SCHEDULE not in _LR_SCHEDULES:
+            problems.append("LEARNING_RATE_SCHEDULE must be one of %s, got %r"
+                            % (_LR_SCHEDULES, self.LEARNING_RATE_SCHEDULE))
+        if int(self.LEARNING_RATE_WARMUP_STEPS) < 0:
+            problems.append("LEARNING_RATE_WARMUP_STEPS must be >= 0")
+        if int(self.GROUP_NORM_GROUPS) < 1:
+            problems.append("GROUP_NORM_GROUPS must be >= 1")
+        if not 0 < float(self.ROI_POSITIVE_RATIO) <= 1:
+            problems.append("ROI_POSITIVE_RATIO must be in (0, 1], got %r"
+                            % (self.ROI_POSITIVE_RATIO,))
+        if int(self.MAX_GT_INSTANCES) < 1:
+            problems.append("MAX_GT_INSTANCES must be >= 1")
+        if int(self.IMAGE_CHANNEL_COUNT) < 1:
+            problems.append("IMAGE_CHANNEL_COUNT must be >= 1")
+        if len(np.ravel(self.MEAN_PIXEL)) != int(self.IMAGE_CHANNEL_COUNT):
+            problems.append("MEAN_PIXEL has %d values but IMAGE_CHANNEL_COUNT "
+                            "is %d" % (len(np.ravel(self.MEAN_PIXEL)),
+                                       self.IMAGE_CHANNEL_COUNT))
+        if problems:
+            raise ValueError("%s: %s" % (name, "; ".join(problems)))
+        return self
