@@ -1,0 +1,14 @@
+"""Segment the mobile phone in CORe50 frames with Mask R-CNN.
+
+Importing :mod:`phone` is cheap: it does not import TensorFlow. The data side
+(:mod:`phone.errors`, :mod:`phone.imageio`, :mod:`phone.via`,
+:mod:`phone.coco_json`) needs only NumPy/OpenCV/scikit-image;
+:mod:`phone.config` and :mod:`phone.dataset` import ``mrcnn.config`` /
+``mrcnn.utils`` (still no TensorFlow graph code); the model and CLI modules
+import TensorFlow when they are imported themselves.
+"""
+from phone.errors import AnnotationError, ImageReadError, PhoneDataError
+
+__version__ = "0.1.0"
+
+__all__ = ["PhoneDataError", "AnnotationError", "ImageReadError", "__version__"]
