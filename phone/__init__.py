@@ -7,8 +7,8 @@ Importing :mod:`phone` is cheap: it does not import TensorFlow. The data side
 ``mrcnn.utils`` (still no TensorFlow graph code); the model and CLI modules
 import TensorFlow when they are imported themselves.
 """
-from phone.errors import AnnotationError, ImageReadError, PhoneDataError
+from phone.errors import AnnotationError, ImageReadError, PhoneDataError, PhoneDataWarning
 
 __version__ = "0.1.0"
 
-__all__ = ["PhoneDataError", "AnnotationError", "ImageReadError", "__version__"]
+__all__ = ["PhoneDataError", "AnnotationError", "ImageReadError", "PhoneDataWarning", "__version__"]

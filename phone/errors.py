@@ -21,3 +21,7 @@ class AnnotationError(PhoneDataError):
 
 class ImageReadError(PhoneDataError):
     """An image file is missing, empty, truncated or not an image."""
+
+
+class PhoneDataWarning(UserWarning):
+    """Suspicious but usable input (clipped coordinates, ignored point regions...)."""
