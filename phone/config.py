@@ -1,0 +1,143 @@
+"""Mask R-CNN configurations for the CORe50 phone segmenter.
+
+CORe50 frames are small (128x128, or 350x350 in the full-size release) and
+hold one hand-held phone that covers roughly 15-70 % of the frame side, i.e.
+about 20-90 px in a 128 px frame. Matterport's defaults are tuned for
+1024 px COCO images with up to 100 objects of any size, so most of them are
+scaled down here. Every value that differs from ``mrcnn.config.Config`` is
+explained next to it.
+
+    PhoneConfig            training, 128x128 input (native CORe50 size)
+    PhoneInferenceConfig   one image per batch, for detect()
+    PhoneConfig350         training on 350x350 frames, zero-padded to 384x384
+    PhoneInferenceConfig350
+    PhoneConfig.for_size(n) any frame size (same reasoning, scaled)
+"""
+import math
+
+from mrcnn.config import Config
+
+__all__ = ["PhoneConfig", "PhoneInferenceConfig", "PhoneConfig350",
+           "PhoneInferenceConfig350", "input_dim_for", "BASE_DIM"]
+
+#: input side of the base configuration (native CORe50 frame size)
+BASE_DIM = 128
+
+
+def input_dim_for(size):
+    """Smallest multiple of 64 >= size (the FPN's deepest stride is 64).
+
+    128 -> 128, 350 -> 384.
+    """
+    size = int(size)
+    if size < 1:
+        raise ValueError(f"image size must be positive, got {size}")
+    return max(64, int(math.ceil(size / 64.0)) * 64)
+
+
+class PhoneConfig(Config):
+    """Training configuration for 128x128 CORe50 frames."""
+
+    NAME = "phone"
+
+    # Background + phone.
+    NUM_CLASSES = 1 + 1
+
+    # 128x128 images are cheap: 2 per step fits any GPU (and a CPU) and keeps
+    # BatchNorm frozen as in Matterport (TRAIN_BN stays False).
+    GPU_COUNT = 1
+    IMAGES_PER_GPU = 2
+
+    # "square" mode with min = max = 128: CORe50's native 128x128 frames go
+    # in without resizing (scale 1, no padding), and 128 is divisible by 64.
+    # Larger photos are scaled down to fit 128 (and padded to a square).
+    IMAGE_RESIZE_MODE = "square"
+    IMAGE_MIN_DIM = BASE_DIM
+    IMAGE_MAX_DIM = BASE_DIM
+
+    BACKBONE = "resnet50"   # enough capacity for one object class, ~2x faster than resnet101
+
+    # One anchor side per pyramid level P2..P6 (strides 4, 8, 16, 32, 64).
+    # The phone covers ~15-70 % of a 128 px frame, i.e. ~20-90 px, at aspect
+    # ratios ~1:2 .. 2:1 (RPN_ANCHOR_RATIOS keeps 0.5, 1, 2). The default
+    # (32 .. 512) would put most anchors beyond the image. With 8 .. 128
+    # every phone size has a level whose anchor is within a factor ~1.4 of
+    # it (IoU >= 0.5 possible), 128 covers a phone filling the frame and 8 /
+    # 16 cover small visible parts of a phone mostly hidden by the hand.
+    RPN_ANCHOR_SCALES = (8, 16, 32, 64, 128)
+
+    # At most a few phones per frame (one in CORe50, 0-2 in our synthetic
+    # frames), so far fewer proposals / ROIs than COCO's 2000 / 200 are needed;
+    # this also makes a 128 px training step several times cheaper.
+    PRE_NMS_LIMIT = 1000            # anchors at 128 px: 4092 in total
+    POST_NMS_ROIS_TRAINING = 500
+    POST_NMS_ROIS_INFERENCE = 200
+    TRAIN_ROIS_PER_IMAGE = 64       # with ROI_POSITIVE_RATIO 0.33: ~21 positives max
+    MAX_GT_INSTANCES = 10
+    DETECTION_MAX_INSTANCES = 10
+
+    # Mini masks store each GT mask inside its box. A phone box is at most
+    # 128 px, typically 40-90 px: 28x28 keeps its outline (the head predicts
+    # 28x28 masks anyway) and quarters the memory of 56x56.
+    USE_MINI_MASK = True
+    MINI_MASK_SHAPE = (28, 28)
+
+    # Keep detections with >= 70 % confidence (Matterport's default, also
+    # what the balloon sample uses); the segmenter keeps the best one.
+    DETECTION_MIN_CONFIDENCE = 0.7
+
+    # Small data set (a few real frames + synthetic ones): short epochs so
+    # checkpoints and validation losses come often.
+    STEPS_PER_EPOCH = 100
+    VALIDATION_STEPS = 5
+
+    @classmethod
+    def for_size(cls, size):
+        """A configuration instance for square frames of side ``size``.
+
+        The input side is ``input_dim_for(size)`` (350 -> 384) and
+        IMAGE_MIN_DIM is ``size``, so "square" mode pads the frame with zeros
+        instead of resampling it (scale 1). The anchors
+        are scaled by the same factor as the image, since phones cover the
+        same fraction of a CORe50 frame at any resolution (384 -> 24 .. 384),
+        and mini masks grow to 56x56 above 256 px. ``for_size(128)`` is an
+        ordinary instance of this class.
+        """
+        dim = input_dim_for(size)
+        if dim == cls.IMAGE_MAX_DIM and int(size) == cls.IMAGE_MIN_DIM:
+            return cls()
+        factor = dim / float(BASE_DIM)
+        attrs = {
+            "IMAGE_MIN_DIM": int(size),
+            "IMAGE_MAX_DIM": dim,
+            "RPN_ANCHOR_SCALES": tuple(int(round(s * factor)) for s in PhoneConfig.RPN_ANCHOR_SCALES),
+            "MINI_MASK_SHAPE": (28, 28) if dim <= 256 else (56, 56),
+            "__doc__": f"{cls.__name__} for {size}x{size} frames ({dim}x{dim} input).",
+        }
+        sub = type(f"{cls.__name__}{int(size)}", (cls,), attrs)
+        return sub()
+
+
+class PhoneInferenceConfig(PhoneConfig):
+    """Inference: detect() takes exactly BATCH_SIZE images; use one."""
+    GPU_COUNT = 1
+    IMAGES_PER_GPU = 1
+
+
+class PhoneConfig350(PhoneConfig):
+    """Training on the 350x350 CORe50 release: zero-padded to 384x384
+    (the smallest multiple of 64 >= 350), anchors x3 of the 128 px ones.
+
+    IMAGE_MIN_DIM = 350 so that "square" mode keeps scale 1 (a min dim of
+    384 would upsample every frame by 384/350 first).
+    """
+    IMAGE_MIN_DIM = 350
+    IMAGE_MAX_DIM = 384
+    RPN_ANCHOR_SCALES = (24, 48, 96, 192, 384)
+    MINI_MASK_SHAPE = (56, 56)
+
+
+class PhoneInferenceConfig350(PhoneConfig350):
+    """Inference on 350x350 frames, one image per batch."""
+    GPU_COUNT = 1
+    IMAGES_PER_GPU = 1
