@@ -1,0 +1,96 @@
+"""Small graph layers that replace Matterport's Lambda layers.
+
+Keras 3 cannot serialise Lambdas that close over tensors or config values;
+each of these takes explicit arguments and implements get_config.
+"""
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .box_ops import norm_boxes_graph, parse_image_meta_graph
+
+
+@keras.saving.register_keras_serializable(package="mrcnn")
+class NormBoxes(keras.layers.Layer):
+    """Pixel gt boxes -> normalised, using the image tensor's height/width.
+
+    Inputs: [boxes [B, N, 4] pixels, image [B, H, W, C]]
+    Returns: [B, N, 4] normalised
+    """
+
+    def call(self, inputs):
+        boxes, image = inputs
+        return norm_boxes_graph(boxes, tf.shape(image)[1:3])
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package="mrcnn")
+class ActiveClassIds(keras.layers.Layer):
+    """image_meta [B, M] -> active_class_ids [B, NUM_CLASSES]."""
+
+    def call(self, image_meta):
+        return parse_image_meta_graph(image_meta)["active_class_ids"]
+
+    def compute_output_shape(self, s):
+        return (s[0], s[1] - 12)
+
+
+@keras.saving.register_keras_serializable(package="mrcnn")
+class ConstantAnchors(keras.layers.Layer):
+    """Broadcasts a fixed anchor array to the batch (training graph).
+
+    anchors: [A, 4] normalised anchors for the training image size (a nested
+        list or array; stored in the layer config, not as weights).
+    Input: any tensor with the batch as first dimension (the image).
+    Returns: [B, A, 4]
+    """
+
+    def __init__(self, anchors, **kwargs):
+        super().__init__(**kwargs)
+        self.anchors = np.asarray(anchors, dtype=np.float32)
+
+    def call(self, image):
+        b = tf.shape(image)[0]
+        a = tf.constant(self.anchors)
+        return tf.broadcast_to(a[None], [b, a.shape[0], 4])
+
+    def compute_output_shape(self, s):
+        return (s[0], self.anchors.shape[0], 4)
+
+    def get_config(self):
+        config = super().get_config()
+        config["anchors"] = self.anchors.tolist()
+        return config
+
+
+@keras.saving.register_keras_serializable(package="mrcnn")
+class SliceLastAxis(keras.layers.Layer):
+    """x[..., start:stop] (e.g. boxes out of detections)."""
+
+    def __init__(self, start, stop, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = int(start), int(stop)
+
+    def call(self, x):
+        return x[..., self.start:self.stop]
+
+    def compute_output_shape(self, s):
+        return tuple(s[:-1]) + (self.stop - self.start,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(start=self.start, stop=self.stop)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="mrcnn")
+class Identity(keras.layers.Layer):
+    """Names a tensor (Matterport's ``output_rois``)."""
+
+    def call(self, x):
+        return tf.identity(x)
+
+    def compute_output_shape(self, s):
+        return s

@@ -1,0 +1,602 @@
+"""The MaskRCNN class: builds the training or inference graph and wraps
+training, detection and weight I/O behind Matterport's API.
+
+Graph inputs (training):
+    input_image        [B, H, W, C] molded (MEAN_PIXEL subtracted)
+    input_image_meta   [B, IMAGE_META_SIZE]
+    input_rpn_match    [B, A, 1] int32
+    input_rpn_bbox     [B, RPN_TRAIN_ANCHORS_PER_IMAGE, 4]
+    input_gt_class_ids [B, MAX_GT_INSTANCES] int32
+    input_gt_boxes     [B, MAX_GT_INSTANCES, (y1, x1, y2, x2)] pixels
+    input_gt_masks     [B, mh, mw, MAX_GT_INSTANCES] bool
+Graph inputs (inference): input_image, input_image_meta,
+    input_anchors [B, A, 4] normalised.
+Inference outputs: detections [B, D, 6], mrcnn_class [B, P, K],
+    mrcnn_bbox [B, P, K, 4], mrcnn_mask [B, D, mh, mw, K], rpn_rois [B, P, 4],
+    rpn_class [B, A, 2], rpn_bbox [B, A, 4].
+"""
+import glob
+import logging
+import multiprocessing
+import os
+import re
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers as KL
+
+from . import weights as weights_io
+from .core.anchors import compute_backbone_shapes, get_anchors_normalized
+from .core.boxes import denorm_boxes, norm_boxes
+from .core.images import resize_image
+from .core.masks import paste_masks
+from .core.meta import compose_image_meta, mold_image
+from .layers.backbone import resnet_graph
+from .layers.detection import DetectionLayer
+from .layers.detection_target import DetectionTargetLayer
+from .layers.fpn import fpn_graph
+from .layers.heads import build_fpn_mask_graph, fpn_classifier_graph
+from .layers.losses import LossLayer
+from .layers.misc import (ActiveClassIds, ConstantAnchors, Identity,
+                          NormBoxes, SliceLastAxis)
+from .layers.proposal import ProposalLayer
+from .layers.rpn import build_rpn_model
+from . import training as T
+
+logger = logging.getLogger("mrcnn")
+
+
+def log(text, array=None):
+    """Prints a text message, and optionally a numpy array's shape, min and
+    max (Matterport's ``log``)."""
+    if array is not None:
+        text = text.ljust(25)
+        array = np.asarray(array)
+        text += "shape: {:20}  ".format(str(array.shape))
+        if array.size:
+            text += "min: {:10.5f}  max: {:10.5f}".format(array.min(), array.max())
+        else:
+            text += "min: {:10}  max: {:10}".format("", "")
+        text += "  {}".format(array.dtype)
+    print(text)
+
+
+class MaskRCNN:
+    """Encapsulates the Mask R-CNN model functionality.
+
+    The actual Keras model is in the keras_model property.
+
+    mode: "training" or "inference"
+    config: a Config subclass instance
+    model_dir: directory for training logs and checkpoints
+    """
+
+    def __init__(self, mode, config, model_dir):
+        if mode not in ("training", "inference"):
+            raise ValueError(f"mode must be 'training' or 'inference', not {mode!r}")
+        config.validate(mode) if hasattr(config, "validate") else None
+        self.mode = mode
+        self.config = config
+        self.model_dir = model_dir
+        self.epoch = 0
+        self.log_dir = None
+        self.checkpoint_path = None
+        self.trace_count = 0
+        self._predict_fns = {}
+        self.strategy = self._make_strategy(config)
+        self.set_log_dir()
+        with self.strategy.scope():
+            self.keras_model = self.build(mode=mode, config=config)
+
+    # ------------------------------------------------------------------ build
+    @staticmethod
+    def _make_strategy(config):
+        """MirroredStrategy over GPU_COUNT devices (GPUs, else logical CPUs);
+        the default strategy for one device."""
+        count = int(config.GPU_COUNT)
+        if count <= 1:
+            return tf.distribute.get_strategy()
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = gpus if len(gpus) >= count else tf.config.list_logical_devices("CPU")
+        if len(devices) < count:
+            raise ValueError(
+                f"GPU_COUNT={count} but only {len(devices)} devices are visible "
+                f"(GPUs: {len(gpus)}); lower GPU_COUNT")
+        return tf.distribute.MirroredStrategy(
+            devices=[d.name for d in devices[:count]])
+
+    def build(self, mode, config):
+        """Builds the Mask R-CNN Keras model for ``mode``."""
+        h, w = config.IMAGE_SHAPE[:2]
+        if h / 2 ** 6 != int(h / 2 ** 6) or w / 2 ** 6 != int(w / 2 ** 6):
+            raise ValueError("Image size must be dividable by 2 at least 6 "
+                             "times to avoid fractions when downscaling and "
+                             f"upscaling (got {h}x{w}); use 256, 320, 384, 448, "
+                             "512, ... ")
+        input_image = KL.Input(shape=[None, None, config.IMAGE_CHANNEL_COUNT],
+                               name="input_image")
+        input_image_meta = KL.Input(shape=[config.IMAGE_META_SIZE],
+                                    name="input_image_meta")
+        if mode == "training":
+            input_rpn_match = KL.Input(shape=[None, 1], name="input_rpn_match",
+                                       dtype="int32")
+            input_rpn_bbox = KL.Input(shape=[None, 4], name="input_rpn_bbox",
+                                      dtype="float32")
+            input_gt_class_ids = KL.Input(shape=[None], name="input_gt_class_ids",
+                                          dtype="int32")
+            input_gt_boxes = KL.Input(shape=[None, 4], name="input_gt_boxes",
+                                      dtype="float32")
+            gt_boxes = NormBoxes(name="norm_gt_boxes")([input_gt_boxes,
+                                                        input_image])
+            if config.USE_MINI_MASK:
+                mshape = [config.MINI_MASK_SHAPE[0], config.MINI_MASK_SHAPE[1], None]
+            else:
+                mshape = [config.IMAGE_SHAPE[0], config.IMAGE_SHAPE[1], None]
+            input_gt_masks = KL.Input(shape=mshape, name="input_gt_masks",
+                                      dtype="bool")
+        else:
+            input_anchors = KL.Input(shape=[None, 4], name="input_anchors")
+
+        norm = getattr(config, "BACKBONE_NORM", "batch")
+        groups = getattr(config, "GROUP_NORM_GROUPS", 32)
+        if callable(config.BACKBONE):
+            _, C2, C3, C4, C5 = config.BACKBONE(input_image, stage5=True,
+                                                train_bn=config.TRAIN_BN)
+        else:
+            _, C2, C3, C4, C5 = resnet_graph(input_image, config.BACKBONE,
+                                             stage5=True,
+                                             train_bn=config.TRAIN_BN,
+                                             norm=norm, groups=groups)
+        P2, P3, P4, P5, P6 = fpn_graph(C2, C3, C4, C5,
+                                       config.TOP_DOWN_PYRAMID_SIZE)
+        rpn_feature_maps = [P2, P3, P4, P5, P6]
+        mrcnn_feature_maps = [P2, P3, P4, P5]
+
+        if mode == "training":
+            anchors = ConstantAnchors(self.get_anchors(config.IMAGE_SHAPE),
+                                      name="anchors")(input_image)
+        else:
+            anchors = input_anchors
+
+        rpn = build_rpn_model(config.RPN_ANCHOR_STRIDE,
+                              len(config.RPN_ANCHOR_RATIOS),
+                              config.TOP_DOWN_PYRAMID_SIZE)
+        level_outputs = [rpn([p]) for p in rpn_feature_maps]
+        rpn_class_logits, rpn_class, rpn_bbox = [
+            KL.Concatenate(axis=1, name=n)([o[i] for o in level_outputs])
+            for i, n in enumerate(["rpn_class_logits", "rpn_class", "rpn_bbox"])]
+
+        proposal_count = (config.POST_NMS_ROIS_TRAINING if mode == "training"
+                          else config.POST_NMS_ROIS_INFERENCE)
+        rpn_rois = ProposalLayer(
+            proposal_count=proposal_count,
+            nms_threshold=config.RPN_NMS_THRESHOLD,
+            rpn_bbox_std_dev=config.RPN_BBOX_STD_DEV,
+            pre_nms_limit=config.PRE_NMS_LIMIT,
+            name="ROI")([rpn_class, rpn_bbox, anchors])
+
+        head_kw = dict(train_bn=config.TRAIN_BN, norm=norm, groups=groups)
+        if mode == "training":
+            active_class_ids = ActiveClassIds(name="active_class_ids")(
+                input_image_meta)
+            if not config.USE_RPN_ROIS:
+                input_rois = KL.Input(shape=[config.POST_NMS_ROIS_TRAINING, 4],
+                                      name="input_roi", dtype="float32")
+                target_rois = NormBoxes(name="norm_input_rois")(
+                    [input_rois, input_image])
+            else:
+                target_rois = rpn_rois
+            rois, target_class_ids, target_bbox, target_mask = \
+                DetectionTargetLayer(config, name="proposal_targets")([
+                    target_rois, input_gt_class_ids, gt_boxes, input_gt_masks])
+            mrcnn_class_logits, mrcnn_class, mrcnn_bbox = fpn_classifier_graph(
+                rois, mrcnn_feature_maps, input_image_meta, config.POOL_SIZE,
+                config.NUM_CLASSES, fc_layers_size=config.FPN_CLASSIF_FC_LAYERS_SIZE,
+                **head_kw)
+            mrcnn_mask = build_fpn_mask_graph(
+                rois, mrcnn_feature_maps, input_image_meta,
+                config.MASK_POOL_SIZE, config.NUM_CLASSES, **head_kw)
+            output_rois = Identity(name="output_rois")(rois)
+
+            rpn_class_loss = LossLayer("rpn_class_loss", name="rpn_class_loss")(
+                [input_rpn_match, rpn_class_logits])
+            rpn_bbox_loss = LossLayer("rpn_bbox_loss", name="rpn_bbox_loss")(
+                [input_rpn_bbox, input_rpn_match, rpn_bbox])
+            class_loss = LossLayer("mrcnn_class_loss", name="mrcnn_class_loss")(
+                [target_class_ids, mrcnn_class_logits, active_class_ids])
+            bbox_loss = LossLayer("mrcnn_bbox_loss", name="mrcnn_bbox_loss")(
+                [target_bbox, target_class_ids, mrcnn_bbox])
+            mask_loss = LossLayer("mrcnn_mask_loss", name="mrcnn_mask_loss")(
+                [target_mask, target_class_ids, mrcnn_mask])
+
+            inputs = [input_image, input_image_meta, input_rpn_match,
+                      input_rpn_bbox, input_gt_class_ids, input_gt_boxes,
+                      input_gt_masks]
+            if not config.USE_RPN_ROIS:
+                inputs.append(input_rois)
+            outputs = [rpn_class_logits, rpn_class, rpn_bbox,
+                       mrcnn_class_logits, mrcnn_class, mrcnn_bbox, mrcnn_mask,
+                       rpn_rois, output_rois,
+                       rpn_class_loss, rpn_bbox_loss, class_loss, bbox_loss,
+                       mask_loss]
+            return T.MaskRCNNTrainModel(
+                inputs, outputs, name="mask_rcnn",
+                loss_weights=config.LOSS_WEIGHTS,
+                weight_decay=config.WEIGHT_DECAY)
+
+        mrcnn_class_logits, mrcnn_class, mrcnn_bbox = fpn_classifier_graph(
+            rpn_rois, mrcnn_feature_maps, input_image_meta, config.POOL_SIZE,
+            config.NUM_CLASSES, fc_layers_size=config.FPN_CLASSIF_FC_LAYERS_SIZE,
+            **head_kw)
+        detections = DetectionLayer(config, name="mrcnn_detection")(
+            [rpn_rois, mrcnn_class, mrcnn_bbox, input_image_meta])
+        detection_boxes = SliceLastAxis(0, 4, name="detection_boxes")(detections)
+        mrcnn_mask = build_fpn_mask_graph(
+            detection_boxes, mrcnn_feature_maps, input_image_meta,
+            config.MASK_POOL_SIZE, config.NUM_CLASSES, **head_kw)
+        return keras.Model(
+            [input_image, input_image_meta, input_anchors],
+            [detections, mrcnn_class, mrcnn_bbox, mrcnn_mask, rpn_rois,
+             rpn_class, rpn_bbox], name="mask_rcnn")
+
+    # ---------------------------------------------------------- checkpoints
+    def find_last(self):
+        """Path of the last checkpoint of the newest run of this model
+        (``model_dir/{name}{YYYYmmddTHHMM}/mask_rcnn_{name}_{epoch:04d}.h5``).
+        Raises FileNotFoundError when there is none."""
+        key = self.config.NAME.lower()
+        dir_names = sorted(d for d in (os.listdir(self.model_dir)
+                                       if os.path.isdir(self.model_dir) else [])
+                           if d.startswith(key) and
+                           os.path.isdir(os.path.join(self.model_dir, d)))
+        for d in reversed(dir_names):
+            checkpoints = sorted(glob.glob(os.path.join(
+                self.model_dir, d, f"mask_rcnn_{key}_*.h5")))
+            if checkpoints:
+                return checkpoints[-1]
+        raise FileNotFoundError(
+            f"Could not find a checkpoint of model {key!r} under "
+            f"{self.model_dir!r}: no mask_rcnn_{key}_NNNN.h5 in any "
+            f"{key}YYYYmmddTHHMM folder")
+
+    def set_log_dir(self, model_path=None):
+        """Sets the model log directory and epoch counter.
+
+        model_path: None for a new run (epoch 0, new timestamped folder), or
+        a checkpoint path of ours to continue that run from its epoch.
+        """
+        self.epoch = 0
+        now_stamp = T.now_stamp()
+        name = (self.config.NAME or "model").lower()
+        if model_path:
+            parsed = T.parse_checkpoint_path(model_path)
+            if parsed:
+                when, epoch = parsed
+                self.epoch = epoch
+                now_stamp = "{:%Y%m%dT%H%M}".format(when)
+        self.log_dir = os.path.join(self.model_dir, f"{name}{now_stamp}")
+        self.checkpoint_path = os.path.join(
+            self.log_dir, f"mask_rcnn_{name}_" + "{epoch:04d}.h5")
+
+    def load_weights(self, filepath, by_name=False, exclude=None):
+        """Loads weights from a Keras 2 layout .h5 file (mask_rcnn_coco.h5 or
+        one of our checkpoints).
+
+        exclude: layer names to skip (implies by_name), e.g. the class-specific
+        layers when fine-tuning on another class count.
+        """
+        loaded = weights_io.load_weights_h5(self.keras_model, filepath,
+                                            by_name=by_name, exclude=exclude)
+        self.set_log_dir(filepath)
+        return loaded
+
+    def save_weights(self, filepath):
+        """Writes this model's weights in the mask_rcnn_coco.h5 layout
+        (atomically)."""
+        weights_io.save_weights_h5(self.keras_model, filepath)
+
+    def get_imagenet_weights(self):
+        """Downloads the ImageNet-trained ResNet-50 weights (no top) and
+        returns their path."""
+        from .core.download import get_imagenet_weights
+        return get_imagenet_weights()
+
+    # -------------------------------------------------------------- training
+    def compile(self, learning_rate, momentum, total_steps=None):
+        """Attaches an SGD optimiser (momentum, gradient clipping, optional
+        schedule) to the training model. Losses are the model's outputs."""
+        c = self.config
+        optimizer = T.make_optimizer(
+            learning_rate, momentum, c.GRADIENT_CLIP_NORM,
+            schedule=getattr(c, "LEARNING_RATE_SCHEDULE", None),
+            total_steps=total_steps,
+            warmup_steps=getattr(c, "LEARNING_RATE_WARMUP_STEPS", 0))
+        with self.strategy.scope():
+            self.keras_model.compile(optimizer=optimizer,
+                                     jit_compile=bool(getattr(c, "XLA", False)))
+
+    def set_trainable(self, layer_regex, keras_model=None, indent=0, verbose=1):
+        """Sets model layers as trainable if their names match the regular
+        expression (in full). Nested models (the RPN) are walked."""
+        if verbose > 0 and keras_model is None:
+            log("Selecting layers to train")
+        keras_model = keras_model or self.keras_model
+        for layer in keras_model.layers:
+            if isinstance(layer, keras.Model):
+                print_name = layer.name
+                if re.fullmatch(layer_regex, layer.name):
+                    # The whole nested model matches (e.g. rpn_model).
+                    layer.trainable = True
+                    for inner in layer.layers:
+                        inner.trainable = True
+                else:
+                    layer.trainable = True
+                    self.set_trainable(layer_regex, keras_model=layer,
+                                       indent=indent + 4, verbose=verbose)
+                continue
+            if not layer.weights:
+                continue
+            trainable = bool(re.fullmatch(layer_regex, layer.name))
+            layer.trainable = trainable
+            if trainable and verbose > 0:
+                log("{}{:20}   ({})".format(" " * indent, layer.name,
+                                            layer.__class__.__name__))
+
+    def find_trainable_layer(self, layer):
+        """If a layer is wrapped (our TimeDistributed), the inner layer."""
+        return getattr(layer, "layer", layer)
+
+    def get_trainable_layers(self):
+        """Layers that have weights."""
+        return [self.find_trainable_layer(layer)
+                for layer in self.keras_model.layers if layer.weights]
+
+    def train(self, train_dataset, val_dataset, learning_rate, epochs, layers,
+              augmentation=None, custom_callbacks=None,
+              no_augmentation_sources=None, verbose=1, workers=None):
+        """Trains the model.
+
+        train_dataset, val_dataset: prepared mrcnn.utils.Dataset objects.
+        learning_rate: the learning rate.
+        epochs: number of training epochs in total (not an increment): a run
+            that already reached epoch 10 and is called with epochs=20 trains
+            10 more.
+        layers: "heads", "3+", "4+", "5+", "all" or a regex of layer names.
+        augmentation: albumentations transform, imgaug-style augmenter or
+            callable(image, mask) -> (image, mask); training data only.
+        custom_callbacks: extra keras callbacks.
+        no_augmentation_sources: dataset sources not to augment.
+        Returns the keras History.
+        """
+        from .data.generator import MaskRCNNSequence
+        if self.mode != "training":
+            raise ValueError("Create model in training mode to train it.")
+        c = self.config
+        layers = T.LAYER_REGEX.get(layers, layers)
+        workers = workers or min(2, multiprocessing.cpu_count())
+        train_seq = MaskRCNNSequence(
+            train_dataset, c, shuffle=True, augmentation=augmentation,
+            no_augmentation_sources=no_augmentation_sources,
+            steps=c.STEPS_PER_EPOCH, workers=workers)
+        val_seq = MaskRCNNSequence(val_dataset, c, shuffle=True,
+                                   steps=c.VALIDATION_STEPS, workers=workers)
+        os.makedirs(self.log_dir, exist_ok=True)
+        checkpoint = T.CheckpointCallback(self.checkpoint_path, self.keras_model)
+        callbacks = [keras.callbacks.TensorBoard(log_dir=self.log_dir,
+                                                 histogram_freq=0,
+                                                 write_graph=False),
+                     T.NaNGuard(), checkpoint]
+        callbacks += list(custom_callbacks or [])
+
+        if verbose:
+            log(f"\nStarting at epoch {self.epoch}. LR={learning_rate}\n")
+            log(f"Checkpoint Path: {self.checkpoint_path}")
+        self.set_trainable(layers, verbose=verbose)
+        steps = max(0, epochs - self.epoch) * c.STEPS_PER_EPOCH
+        self.compile(learning_rate, c.LEARNING_MOMENTUM, total_steps=steps)
+        history = self.keras_model.fit(
+            train_seq, initial_epoch=self.epoch, epochs=epochs,
+            steps_per_epoch=c.STEPS_PER_EPOCH, callbacks=callbacks,
+            validation_data=val_seq, validation_steps=c.VALIDATION_STEPS,
+            verbose=verbose)
+        self.epoch = max(self.epoch, epochs)
+        self.last_checkpoints = checkpoint.saved
+        if checkpoint.nan_epoch is not None:
+            raise FloatingPointError(
+                f"training diverged (NaN loss) at epoch {checkpoint.nan_epoch}; "
+                f"last good checkpoint: "
+                f"{checkpoint.saved[-1] if checkpoint.saved else 'none'}; try a "
+                f"lower learning rate")
+        return history
+
+    # ------------------------------------------------------------- inference
+    def get_anchors(self, image_shape):
+        """Normalised anchors [A, (y1, x1, y2, x2)] for a molded image shape."""
+        return get_anchors_normalized(self.config, image_shape)
+
+    def mold_inputs(self, images):
+        """Resizes, pads and normalises a list of images for the network.
+
+        Returns: molded_images [N, h, w, 3], image_metas [N, meta],
+        windows [N, (y1, x1, y2, x2)] (the image part of the molded image).
+        """
+        c = self.config
+        molded_images, image_metas, windows = [], [], []
+        for image in images:
+            molded, window, scale, padding, crop = resize_image(
+                image, min_dim=c.IMAGE_MIN_DIM, min_scale=c.IMAGE_MIN_SCALE,
+                max_dim=c.IMAGE_MAX_DIM, mode=c.IMAGE_RESIZE_MODE)
+            molded = mold_image(molded, c)
+            meta = compose_image_meta(0, image.shape, molded.shape, window,
+                                      scale, np.zeros([c.NUM_CLASSES],
+                                                      dtype=np.int32))
+            molded_images.append(molded)
+            windows.append(window)
+            image_metas.append(meta)
+        return (np.stack(molded_images).astype(np.float32),
+                np.stack(image_metas).astype(np.float32), np.stack(windows))
+
+    def unmold_detections(self, detections, mrcnn_mask, original_image_shape,
+                          image_shape, window):
+        """Reformats one image's detections to the original image.
+
+        detections: [D, (y1, x1, y2, x2, class_id, score)] normalised
+        mrcnn_mask: [D, mh, mw, K]
+        Returns: boxes [N, 4] int32 pixels, class_ids [N] int32,
+            scores [N] float32, masks [H, W, N] bool (original size).
+        """
+        zero_ix = np.where(detections[:, 4] == 0)[0]
+        n = zero_ix[0] if zero_ix.shape[0] > 0 else detections.shape[0]
+        boxes = detections[:n, :4]
+        class_ids = detections[:n, 4].astype(np.int32)
+        scores = detections[:n, 5].astype(np.float32)
+        masks = mrcnn_mask[np.arange(n), :, :, class_ids]
+
+        window = norm_boxes(window, image_shape[:2])
+        wy1, wx1, wy2, wx2 = window
+        shift = np.array([wy1, wx1, wy1, wx1])
+        wh, ww = wy2 - wy1, wx2 - wx1
+        scale = np.array([wh, ww, wh, ww])
+        boxes = np.divide(boxes - shift, scale)
+        boxes = denorm_boxes(boxes, original_image_shape[:2]).astype(np.int32)
+
+        keep = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) > 0
+        boxes, class_ids, scores, masks = (boxes[keep], class_ids[keep],
+                                           scores[keep], masks[keep])
+        full_masks = paste_masks(masks, boxes, original_image_shape)
+        return boxes, class_ids, scores, full_masks
+
+    def _predict(self, molded_images, image_metas, anchors):
+        """Runs the inference graph through one compiled tf.function per
+        input shape (no retracing between same-size calls)."""
+        key = molded_images.shape
+        fn = self._predict_fns.get(key)
+        if fn is None:
+            model = self.keras_model
+
+            def forward(images, metas, anchors_):
+                self.trace_count += 1  # runs only while tracing
+                return model([images, metas, anchors_], training=False)
+
+            fn = tf.function(forward, jit_compile=False, reduce_retracing=True)
+            self._predict_fns[key] = fn
+        outs = fn(tf.constant(molded_images), tf.constant(image_metas),
+                  tf.constant(anchors))
+        return [o.numpy() for o in outs]
+
+    def _check_batch(self, images):
+        if len(images) != self.config.BATCH_SIZE:
+            raise ValueError(f"len(images) must be equal to BATCH_SIZE "
+                             f"({self.config.BATCH_SIZE}), got {len(images)}")
+
+    def detect(self, images, verbose=0):
+        """Runs the detection pipeline.
+
+        images: list of images (HxWx3 uint8), len == BATCH_SIZE.
+        Returns a list of dicts, one per image:
+            rois: [N, (y1, x1, y2, x2)] int32 detection boxes
+            class_ids: [N] int32
+            scores: [N] float32
+            masks: [H, W, N] bool instance masks at the original size
+        """
+        if self.mode != "inference":
+            raise ValueError("Create model in inference mode to detect.")
+        self._check_batch(images)
+        images = [self._as_rgb(im) for im in images]
+        if verbose:
+            log("Processing {} images".format(len(images)))
+            for image in images:
+                log("image", image)
+        molded_images, image_metas, windows = self.mold_inputs(images)
+        image_shape = molded_images[0].shape
+        for g in molded_images[1:]:
+            if g.shape != image_shape:
+                raise ValueError("After resizing, all images must have the "
+                                 "same size. Check IMAGE_RESIZE_MODE and "
+                                 "image sizes.")
+        anchors = np.broadcast_to(self.get_anchors(image_shape),
+                                  (self.config.BATCH_SIZE,) +
+                                  self.get_anchors(image_shape).shape)
+        if verbose:
+            log("molded_images", molded_images)
+            log("image_metas", image_metas)
+            log("anchors", anchors)
+        detections, _, _, mrcnn_mask, _, _, _ = self._predict(
+            molded_images, image_metas, np.ascontiguousarray(anchors))
+        results = []
+        for i, image in enumerate(images):
+            rois, class_ids, scores, masks = self.unmold_detections(
+                detections[i], mrcnn_mask[i], image.shape,
+                molded_images[i].shape, windows[i])
+            results.append({"rois": rois, "class_ids": class_ids,
+                            "scores": scores, "masks": masks})
+        return results
+
+    @staticmethod
+    def _as_rgb(image):
+        image = np.asarray(image)
+        if image.ndim == 2:
+            image = np.stack([image] * 3, axis=-1)
+        if image.ndim != 3:
+            raise ValueError(f"expected an HxWx3 image, got shape {image.shape}")
+        if image.shape[-1] == 4:
+            image = image[..., :3]
+        return image
+
+    def detect_molded(self, molded_images, image_metas, verbose=0):
+        """Runs detection on images that are already molded (e.g. from
+        load_image_gt). Masks come back at the molded size."""
+        if self.mode != "inference":
+            raise ValueError("Create model in inference mode to detect.")
+        self._check_batch(molded_images)
+        molded_images = np.asarray(molded_images, np.float32)
+        image_metas = np.asarray(image_metas, np.float32)
+        image_shape = molded_images[0].shape
+        anchors = np.broadcast_to(self.get_anchors(image_shape),
+                                  (self.config.BATCH_SIZE,) +
+                                  self.get_anchors(image_shape).shape)
+        detections, _, _, mrcnn_mask, _, _, _ = self._predict(
+            molded_images, image_metas, np.ascontiguousarray(anchors))
+        results = []
+        for i, image in enumerate(molded_images):
+            window = [0, 0, image.shape[0], image.shape[1]]
+            rois, class_ids, scores, masks = self.unmold_detections(
+                detections[i], mrcnn_mask[i], image.shape,
+                molded_images[i].shape, window)
+            results.append({"rois": rois, "class_ids": class_ids,
+                            "scores": scores, "masks": masks})
+        return results
+
+    def ancestor(self, tensor, name, checked=None):
+        """Kept for API compatibility; Keras 3 graphs are walked by layer
+        name instead (see run_graph)."""
+        raise NotImplementedError("use keras_model.get_layer(name).output")
+
+    def run_graph(self, images, outputs, image_metas=None):
+        """Runs a sub-graph and returns named intermediate values.
+
+        outputs: list of (name, tensor) tuples, tensors from this model's graph
+            (e.g. model.keras_model.get_layer("ROI").output).
+        Returns an ordered dict of name -> numpy array.
+        """
+        from collections import OrderedDict
+        model = self.keras_model
+        names = [n for n, _ in outputs]
+        tensors = [t for _, t in outputs]
+        sub = keras.Model(model.inputs, tensors)
+        molded_images, metas, _ = self.mold_inputs(images)
+        if image_metas is not None:
+            metas = np.asarray(image_metas, np.float32)
+        inputs = [molded_images, metas]
+        if self.mode == "inference":
+            anchors = self.get_anchors(molded_images[0].shape)
+            inputs.append(np.broadcast_to(anchors, (len(images),) + anchors.shape))
+        values = sub(inputs, training=False)
+        if not isinstance(values, (list, tuple)):
+            values = [values]
+        result = OrderedDict()
+        for n, v in zip(names, values):
+            result[n] = np.asarray(v)
+            log(n, result[n])
+        return result
