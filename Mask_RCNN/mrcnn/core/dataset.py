@@ -64,9 +64,13 @@ def to_rgb_uint8(image, path="<array>"):
 
 def read_image_rgb(path):
     """Read an image file as [H, W, 3] uint8 RGB; ImageLoadError on failure."""
+    import warnings
+
     import skimage.io
     try:
-        image = skimage.io.imread(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # imageio plugin chatter
+            image = skimage.io.imread(path)
     except FileNotFoundError:
         raise ImageLoadError("%s: file not found" % (path,)) from None
     except Exception as e:  # unreadable / corrupt file
