@@ -330,7 +330,8 @@ class MaskRCNNSequence(keras.utils.PyDataset):
     keras.utils.PyDataset.
 
     Batch idx of an epoch takes images from that epoch's order starting at
-    idx * batch_size (wrapping around); images without instances are skipped.
+    idx * batch_size (wrapping around); images without instances are skipped
+    (and left out of the following epochs' orders).
     """
 
     def __init__(self, dataset, config, shuffle=True, augmentation=None,
@@ -361,13 +362,18 @@ class MaskRCNNSequence(keras.utils.PyDataset):
 
     # -- ordering ------------------------------------------------------
     def _make_order(self):
+        # Images found empty in earlier epochs are left out (if all were
+        # empty, keep them so __getitem__ can report it).
+        ids = np.array([i for i in self.image_ids if int(i) not in self._empty])
+        if len(ids) == 0:
+            ids = self.image_ids.copy()
         if not self.shuffle:
-            return self.image_ids.copy()
+            return ids
         if self.seed is None:
             rng = np.random.default_rng()
         else:
             rng = np.random.default_rng([int(self.seed), self.epoch, 0])
-        return rng.permutation(self.image_ids)
+        return rng.permutation(ids)
 
     def on_epoch_end(self):
         self.epoch += 1
