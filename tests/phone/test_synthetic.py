@@ -1,0 +1,140 @@
+"""datasets.synthetic: determinism, VIA round trip against in-memory masks, negatives, copy-paste exclusion."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from datasets import synthetic
+from datasets.synthetic import frame_rng, generate, load_cutouts, make_frame, make_sample, mask_to_polygon
+from phone.dataset import PhoneDataset
+from phone.errors import PhoneDataError
+from phone.imageio import read_image
+from phone.via import load_via
+
+
+def _iou(a, b):
+    return np.logical_and(a, b).sum() / max(np.logical_or(a, b).sum(), 1)
+
+
+def test_same_seed_same_bytes_different_seed_differs(tmp_path):
+    a = generate(tmp_path / "a", 4, seed=3)
+    b = generate(tmp_path / "b", 4, seed=3)
+    c = generate(tmp_path / "c", 4, seed=4)
+    names = sorted(os.listdir(tmp_path / "a"))
+    assert names == sorted(os.listdir(tmp_path / "b"))
+    assert len(names) == 5 and "via_region_data.json" in names
+    for n in names:
+        assert (tmp_path / "a" / n).read_bytes() == (tmp_path / "b" / n).read_bytes(), n
+    imgs_a = [read_image(tmp_path / "a" / n) for n in names if n.endswith(".png")]
+    imgs_c = [read_image(tmp_path / "c" / n) for n in sorted(os.listdir(tmp_path / "c")) if n.endswith(".png")]
+    assert all(not np.array_equal(x, y) for x, y in zip(imgs_a, imgs_c))
+    assert open(a, "rb").read() == open(b, "rb").read() != open(c, "rb").read()
+
+
+def test_frame_i_does_not_depend_on_n(tmp_path):
+    generate(tmp_path / "a", 2, seed=5)
+    generate(tmp_path / "b", 3, seed=5)
+    for n in ("synth_5_00000.png", "synth_5_00001.png"):
+        assert (tmp_path / "a" / n).read_bytes() == (tmp_path / "b" / n).read_bytes()
+
+
+def test_via_roundtrip_matches_in_memory_masks(tmp_path):
+    seed, n = 11, 6
+    via = generate(tmp_path, n, seed=seed)
+    ds = PhoneDataset()
+    assert ds.load_phone(tmp_path, "", via_file=via) == n
+    ds.prepare()
+    for i in range(n):
+        image, masks = _sample_like_generate(seed, i)
+        assert ds.image_info[i]["id"] == f"synth_{seed}_{i:05d}.png"
+        np.testing.assert_array_equal(ds.load_image(i), image)       # PNG is lossless
+        got, ids = ds.load_mask(i)
+        assert got.shape == masks.shape and list(ids) == [1] * masks.shape[2]
+        assert 1 <= masks.shape[2] <= 2
+        for k in range(masks.shape[2]):
+            assert masks[..., k].sum() >= 0.01 * 128 * 128
+            assert _iou(got[..., k], masks[..., k]) > 0.9
+
+
+def _sample_like_generate(seed, i, negatives=0.0):
+    rng = frame_rng(seed, i)
+    negative = rng.random() < negatives           # generate() draws this first
+    f = make_frame(rng, 128, negative=negative)
+    return f["image"], f["masks"]
+
+
+def test_make_sample_shapes_350():
+    image, masks = make_sample(np.random.default_rng(0), 350)
+    assert image.shape == (350, 350, 3) and image.dtype == np.uint8
+    assert masks.dtype == bool and masks.shape[:2] == (350, 350) and masks.shape[2] >= 1
+    assert image.std() > 5                                               # not a flat frame
+
+
+def test_visible_mask_excludes_occluders():
+    # Over several frames, hands cover phones: visible masks must be the body
+    # minus occluders, i.e. smaller than a full rounded rect and never overlapping.
+    for i in range(5):
+        f = make_frame(np.random.default_rng([99, i]), 128)
+        m = f["masks"]
+        assert (m.sum(axis=2) <= 1).all()
+        for k, pts in enumerate(f["polygons"]):
+            assert pts.ndim == 2 and pts.shape[1] == 2 and len(pts) >= 3
+            assert pts.min() >= 0 and pts.max() <= 127
+
+
+def test_negatives_have_no_regions(tmp_path):
+    via = generate(tmp_path, 3, seed=0, negatives=1.0)
+    assert load_via(via) == []
+    images = load_via(via, keep_empty=True)
+    assert len(images) == 3 and all(im.regions == [] for im in images)
+    assert all(im.file_attributes["source"] == "negative" for im in images)
+
+
+def test_sizes(tmp_path):
+    via = generate(tmp_path, 1, size=350, seed=2)
+    (im,) = load_via(via, keep_empty=True)
+    assert read_image(im.path).shape == (350, 350, 3)
+    with pytest.raises(ValueError, match="size must be >= 32"):
+        generate(tmp_path, 1, size=8)
+
+
+def test_cutouts_respect_exclude(phone_data_dir, tmp_path):
+    src = phone_data_dir / "train" / "via_region_data.json"
+    names = [c.name for c in load_cutouts([src])]
+    assert names == ["C_01_06_001.png#0", "C_01_07_000.png#0"]
+    kept = load_cutouts([phone_data_dir / "train"], exclude=["C_01_06_001.png"])
+    assert [c.name for c in kept] == ["C_01_07_000.png#0"]
+    assert kept[0].rgb.dtype == np.uint8 and kept[0].mask.shape == kept[0].rgb.shape[:2]
+    with pytest.raises(PhoneDataError, match="no phone cut-outs left"):
+        load_cutouts([src], exclude=["C_01_06_001.png", str(phone_data_dir / "train" / "C_01_07_000.png")])
+    via = generate(tmp_path, 4, seed=1, paste_from=[src], exclude=["C_01_06_001.png"], paste_prob=1.0,
+                   max_phones=1)
+    data = json.loads(open(via).read())
+    sources = [e["file_attributes"]["source"] for e in data.values()]
+    assert sources == ["C_01_07_000.png#0"] * 4
+
+
+def test_mask_to_polygon_rectangle():
+    m = np.zeros((10, 12), bool)
+    m[2:7, 3:9] = True
+    pts = mask_to_polygon(m)
+    assert sorted(map(tuple, pts.tolist())) == [(3, 2), (3, 6), (8, 2), (8, 6)]
+    assert mask_to_polygon(np.zeros((4, 4), bool)) is None
+
+
+def test_cli(tmp_path, capsys):
+    assert synthetic.main(["--out", str(tmp_path / "o"), "--n", "2", "--seed", "1"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.endswith("via_region_data.json") and len(load_via(out, keep_empty=True)) == 2
+    assert synthetic.main(["--out", str(tmp_path / "o"), "--n", "1", "--negatives", "2"]) == 2
+    assert "negatives must be in [0, 1]" in capsys.readouterr().err
+
+
+def test_runs_as_a_script(tmp_path, repo_root):
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, str(repo_root / "datasets" / "synthetic.py"), "--out", str(tmp_path),
+                        "--n", "1", "--seed", "7"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "synth_7_00000.png").is_file() and (tmp_path / "via_region_data.json").is_file()
