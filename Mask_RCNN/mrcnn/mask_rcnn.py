@@ -354,7 +354,8 @@ class MaskRCNN:
 
     def train(self, train_dataset, val_dataset, learning_rate, epochs, layers,
               augmentation=None, custom_callbacks=None,
-              no_augmentation_sources=None, verbose=1, workers=None):
+              no_augmentation_sources=None, verbose=1, workers=None,
+              seed=None):
         """Trains the model.
 
         train_dataset, val_dataset: prepared mrcnn.utils.Dataset objects.
@@ -367,6 +368,9 @@ class MaskRCNN:
             callable(image, mask) -> (image, mask); training data only.
         custom_callbacks: extra keras callbacks.
         no_augmentation_sources: dataset sources not to augment.
+        verbose: Keras fit verbosity (1 = progress bar per epoch).
+        workers: data-loading threads (default: up to 2).
+        seed: makes the data order and sampling reproducible.
         Returns the keras History.
         """
         from .data.generator import MaskRCNNSequence
@@ -378,9 +382,10 @@ class MaskRCNN:
         train_seq = MaskRCNNSequence(
             train_dataset, c, shuffle=True, augmentation=augmentation,
             no_augmentation_sources=no_augmentation_sources,
-            steps=c.STEPS_PER_EPOCH, workers=workers)
+            steps=c.STEPS_PER_EPOCH, workers=workers, seed=seed)
         val_seq = MaskRCNNSequence(val_dataset, c, shuffle=True,
-                                   steps=c.VALIDATION_STEPS, workers=workers)
+                                   steps=c.VALIDATION_STEPS, workers=workers,
+                                   seed=None if seed is None else seed + 1)
         os.makedirs(self.log_dir, exist_ok=True)
         checkpoint = T.CheckpointCallback(self.checkpoint_path, self.keras_model)
         callbacks = [keras.callbacks.TensorBoard(log_dir=self.log_dir,

@@ -62,7 +62,7 @@ class MaskRCNNTrainModel(keras.Model):
     def metrics(self):
         return list(self._trackers.values())
 
-    def _losses(self, x, training):
+    def _loss_values(self, x, training):
         outputs = self(x, training=training)
         losses = {n: tf.reduce_mean(outputs[i]) * float(
             self.loss_weights_map.get(n, 1.0))
@@ -94,7 +94,7 @@ class MaskRCNNTrainModel(keras.Model):
     def train_step(self, data):
         x = self._unpack(data)
         with tf.GradientTape() as tape:
-            losses = self._losses(x, training=True)
+            losses = self._loss_values(x, training=True)
             total = tf.add_n(list(losses.values())) + self._regularization()
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             scaled = total / float(replicas)
@@ -106,7 +106,7 @@ class MaskRCNNTrainModel(keras.Model):
 
     def test_step(self, data):
         x = self._unpack(data)
-        losses = self._losses(x, training=False)
+        losses = self._loss_values(x, training=False)
         total = tf.add_n(list(losses.values())) + self._regularization()
         return self._update(losses, total)
 

@@ -10,7 +10,7 @@ import pytest
 
 from mrcnn import weights as W
 from mrcnn.config import Config
-from mrcnn.mask_rcnn import MaskRCNN
+from mrcnn.model import MaskRCNN
 
 MANIFEST = os.path.join(os.path.dirname(__file__), "..", "data",
                         "coco_weights_manifest.json")
