@@ -196,7 +196,8 @@ class MaskRCNN:
                 **head_kw)
             mrcnn_mask = build_fpn_mask_graph(
                 rois, mrcnn_feature_maps, input_image_meta,
-                config.MASK_POOL_SIZE, config.NUM_CLASSES, **head_kw)
+                config.MASK_POOL_SIZE, config.NUM_CLASSES,
+                channels=getattr(config, "MASK_HEAD_CHANNELS", 256), **head_kw)
             output_rois = Identity(name="output_rois")(rois)
 
             rpn_class_loss = LossLayer("rpn_class_loss", name="rpn_class_loss")(
@@ -234,7 +235,8 @@ class MaskRCNN:
         detection_boxes = SliceLastAxis(0, 4, name="detection_boxes")(detections)
         mrcnn_mask = build_fpn_mask_graph(
             detection_boxes, mrcnn_feature_maps, input_image_meta,
-            config.MASK_POOL_SIZE, config.NUM_CLASSES, **head_kw)
+            config.MASK_POOL_SIZE, config.NUM_CLASSES,
+            channels=getattr(config, "MASK_HEAD_CHANNELS", 256), **head_kw)
         return keras.Model(
             [input_image, input_image_meta, input_anchors],
             [detections, mrcnn_class, mrcnn_bbox, mrcnn_mask, rpn_rois,

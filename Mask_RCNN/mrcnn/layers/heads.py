@@ -123,8 +123,11 @@ def fpn_classifier_graph(rois, feature_maps, image_meta, pool_size,
 
 
 def build_fpn_mask_graph(rois, feature_maps, image_meta, pool_size,
-                         num_classes, train_bn=True, norm="batch", groups=32):
+                         num_classes, train_bn=True, norm="batch", groups=32,
+                         channels=256):
     """Builds the mask head.
+
+    channels: width of the 3x3 convs and the deconv (256 in Matterport).
 
     rois: [B, N, 4]; feature_maps: [P2, P3, P4, P5]
     Returns: masks [B, N, 2*pool_size, 2*pool_size, K]
@@ -132,12 +135,12 @@ def build_fpn_mask_graph(rois, feature_maps, image_meta, pool_size,
     x = PyramidROIAlign([pool_size, pool_size], name="roi_align_mask")(
         [rois, image_meta] + feature_maps)
     for i in range(1, 5):
-        x = TimeDistributed(KL.Conv2D(256, (3, 3), padding="same"),
+        x = TimeDistributed(KL.Conv2D(channels, (3, 3), padding="same"),
                             name=f"mrcnn_mask_conv{i}")(x)
         x = TimeDistributed(make_norm(norm, "bn", train_bn, groups),
                             name=f"mrcnn_mask_bn{i}")(x)
         x = KL.Activation("relu")(x)
-    x = TimeDistributed(KL.Conv2DTranspose(256, (2, 2), strides=2,
+    x = TimeDistributed(KL.Conv2DTranspose(channels, (2, 2), strides=2,
                                            activation="relu"),
                         name="mrcnn_mask_deconv")(x)
     x = TimeDistributed(KL.Conv2D(num_classes, (1, 1), strides=1,

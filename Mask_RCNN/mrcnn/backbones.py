@@ -1,0 +1,81 @@
+"""Backbones that can be passed as ``Config.BACKBONE``.
+
+``Config.BACKBONE`` accepts "resnet50", "resnet101" or a callable
+``backbone(input_image, stage5=True, train_bn=...) -> [C1, C2, C3, C4, C5]``
+with ``Config.COMPUTE_BACKBONE_SHAPE(image_shape) -> [levels, (h, w)]``.
+The classes here are such callables. They are objects, not functions, so
+storing one as a class attribute of a Config does not turn it into a bound
+method.
+
+``LightResNet`` is a narrow ResNet with the same layer names as Matterport's
+(``conv1``, ``res2a_branch2a``, ``bn2a_branch2a``, ...), so the ``layers=``
+regexes (``3+``, ``4+``, ...) keep working. It trains from scratch on a CPU
+in minutes at 128x128, where ResNet-50 needs hours and COCO weights.
+
+Shape shorthand for LightResNet(widths=(w2, w3, w4, w5)) on [B, H, W, 3]:
+    C2: [B, H/4, W/4, 4*w2]   C3: [B, H/8, W/8, 4*w3]
+    C4: [B, H/16, W/16, 4*w4] C5: [B, H/32, W/32, 4*w5]
+"""
+import math
+
+import numpy as np
+from keras import layers as KL
+
+from .layers.backbone import conv_block, identity_block
+from .layers.norm import make_norm
+
+
+class LightResNet:
+    """A narrow bottleneck ResNet usable as Config.BACKBONE.
+
+    widths: bottleneck widths of stages 2..5 (outputs are 4x these).
+    blocks: blocks per stage 2..5 (first one is a conv block).
+    stem: filters of conv1.
+    norm: "batch" or "group"; groups: groups for group norm (clipped to the
+        channel count).
+    strides: the BACKBONE_STRIDES these levels produce (P6 included).
+    """
+
+    def __init__(self, widths=(16, 32, 64, 128), blocks=(1, 2, 2, 1), stem=32,
+                 norm="group", groups=8, strides=(4, 8, 16, 32, 64)):
+        if len(widths) != 4 or len(blocks) != 4:
+            raise ValueError("LightResNet needs 4 widths and 4 block counts "
+                             "(stages 2..5)")
+        self.widths = tuple(int(w) for w in widths)
+        self.blocks = tuple(int(b) for b in blocks)
+        self.stem = int(stem)
+        self.norm = norm
+        self.groups = int(groups)
+        self.strides = tuple(int(s) for s in strides)
+
+    def __repr__(self):
+        return (f"LightResNet(widths={self.widths}, blocks={self.blocks}, "
+                f"stem={self.stem}, norm={self.norm!r}, groups={self.groups})")
+
+    def compute_backbone_shape(self, image_shape):
+        """[levels, (height, width)] of the feature maps for an input."""
+        return np.array([[int(math.ceil(image_shape[0] / s)),
+                          int(math.ceil(image_shape[1] / s))]
+                         for s in self.strides])
+
+    def __call__(self, input_image, stage5=True, train_bn=True):
+        g = self.groups
+        x = KL.ZeroPadding2D((3, 3))(input_image)
+        x = KL.Conv2D(self.stem, (7, 7), strides=(2, 2), name="conv1")(x)
+        x = make_norm(self.norm, "bn_conv1", train_bn, min(g, self.stem))(x)
+        x = KL.Activation("relu")(x)
+        C1 = x = KL.MaxPooling2D((3, 3), strides=(2, 2), padding="same")(x)
+        outs = [C1]
+        for i, (w, n) in enumerate(zip(self.widths, self.blocks)):
+            stage = i + 2
+            filters = [w, w, 4 * w]
+            kw = dict(train_bn=train_bn, norm=self.norm, groups=min(g, w))
+            x = conv_block(x, 3, filters, stage=stage, block="a",
+                           strides=(1, 1) if stage == 2 else (2, 2), **kw)
+            for b in range(1, n):
+                x = identity_block(x, 3, filters, stage=stage,
+                                   block=chr(97 + b), **kw)
+            outs.append(x)
+        if not stage5:
+            outs[-1] = None
+        return outs
