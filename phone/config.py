@@ -18,7 +18,8 @@ import math
 from mrcnn.config import Config
 
 __all__ = ["PhoneConfig", "PhoneInferenceConfig", "PhoneConfig350",
-           "PhoneInferenceConfig350", "input_dim_for", "BASE_DIM"]
+           "PhoneInferenceConfig350", "PhoneScratchConfig",
+           "PhoneScratchInferenceConfig", "input_dim_for", "BASE_DIM"]
 
 #: input side of the base configuration (native CORe50 frame size)
 BASE_DIM = 128
@@ -139,5 +140,58 @@ class PhoneConfig350(PhoneConfig):
 
 class PhoneInferenceConfig350(PhoneConfig350):
     """Inference on 350x350 frames, one image per batch."""
+    GPU_COUNT = 1
+    IMAGES_PER_GPU = 1
+
+
+def _light_backbone():
+    # Imported lazily: mrcnn.backbones pulls in Keras.
+    from mrcnn.backbones import LightResNet
+    return LightResNet(widths=(16, 32, 64, 128), blocks=(1, 2, 2, 1),
+                       stem=32, norm="group", groups=8)
+
+
+class PhoneScratchConfig(PhoneConfig):
+    """Training from scratch on a CPU, without COCO weights (``make demo``,
+    benchmarks/learning.py).
+
+    ResNet-50 with frozen BatchNorm only learns from pretrained weights; from
+    random weights on two CPU cores it needs hours. This configuration swaps
+    in a narrow ResNet with group normalisation (statistics per image, so a
+    batch of 4 trains as well as a batch of 64), narrower FPN and heads, and a
+    higher learning rate with warm-up and cosine decay. Everything is a Config
+    option of mrcnn: no model code is forked.
+    """
+    NAME = "phone"
+    BACKBONE = None                 # set in __init__ (LightResNet)
+    BACKBONE_NORM = "group"         # heads use group norm too
+    GROUP_NORM_GROUPS = 16
+    TRAIN_BN = True
+    TOP_DOWN_PYRAMID_SIZE = 64      # 256 in Matterport; one class needs less
+    FPN_CLASSIF_FC_LAYERS_SIZE = 256
+    MASK_HEAD_CHANNELS = 64
+    IMAGES_PER_GPU = 4
+    RPN_TRAIN_ANCHORS_PER_IMAGE = 128
+    TRAIN_ROIS_PER_IMAGE = 64
+    POST_NMS_ROIS_TRAINING = 300
+    POST_NMS_ROIS_INFERENCE = 100
+    LEARNING_RATE = 0.02
+    LEARNING_RATE_SCHEDULE = "cosine"
+    LEARNING_RATE_WARMUP_STEPS = 30
+    DETECTION_MIN_CONFIDENCE = 0.5
+    STEPS_PER_EPOCH = 100
+    VALIDATION_STEPS = 2
+
+    def __init__(self):
+        if self.BACKBONE is None:
+            self.BACKBONE = _light_backbone()
+        if self.COMPUTE_BACKBONE_SHAPE is None and hasattr(
+                self.BACKBONE, "compute_backbone_shape"):
+            self.COMPUTE_BACKBONE_SHAPE = self.BACKBONE.compute_backbone_shape
+        super().__init__()
+
+
+class PhoneScratchInferenceConfig(PhoneScratchConfig):
+    """Inference with the from-scratch model, one image per batch."""
     GPU_COUNT = 1
     IMAGES_PER_GPU = 1
