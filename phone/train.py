@@ -1,0 +1,151 @@
+"""``phone train``: Matterport's balloon recipe for the phone class.
+
+    config  = PhoneConfig()                    (or --config / --image-size)
+    train   = PhoneDataset().load_phone(dataset, "train")
+    val     = PhoneDataset().load_phone(dataset, "val")
+    model   = MaskRCNN("training", config, model_dir=logs)
+    weights = coco (class-specific layers excluded) | last | imagenet | PATH
+    model.train(train, val, learning_rate, epochs, layers, augmentation)
+
+Checkpoints go to ``logs/phoneYYYYmmddTHHMM/mask_rcnn_phone_NNNN.h5``; the
+newest one is what ``--weights last`` picks.
+"""
+import os
+import sys
+
+__all__ = ["training_config", "load_datasets", "build_augmentation", "resolve_start_weights",
+           "load_start_weights", "run"]
+
+
+def training_config(args):
+    """PhoneConfig (or --config's class, sized by --image-size) with --lr and
+    --steps-per-epoch applied."""
+    from phone.cli import derive_config, load_config_class
+    if getattr(args, "config", None):
+        cls = load_config_class(args.config)
+    else:
+        from phone.config import PhoneConfig
+        cls = PhoneConfig
+    size = getattr(args, "image_size", None)
+    if size:
+        from phone.config import input_dim_for
+        config = cls.for_size(size) if hasattr(cls, "for_size") else derive_config(
+            cls(), IMAGE_MIN_DIM=int(size), IMAGE_MAX_DIM=input_dim_for(size))
+    else:
+        config = cls()
+    overrides = {}
+    if getattr(args, "lr", None):
+        overrides["LEARNING_RATE"] = float(args.lr)
+    if getattr(args, "steps_per_epoch", None):
+        overrides["STEPS_PER_EPOCH"] = int(args.steps_per_epoch)
+    if overrides:
+        config = derive_config(config, **overrides)
+    config.validate("training")
+    return config
+
+
+def load_datasets(dataset_dir):
+    """Prepared (train, val) PhoneDatasets from dataset_dir/train and /val.
+    Raises PhoneDataError / CommandError naming the folder."""
+    from phone.cli import CommandError
+    from phone.dataset import PhoneDataset
+    if not os.path.isdir(dataset_dir):
+        raise CommandError(f"{dataset_dir}: no such dataset folder (--dataset)")
+    out = []
+    for subset in ("train", "val"):
+        ds = PhoneDataset()
+        n = ds.load_phone(dataset_dir, subset)
+        if n == 0:
+            raise CommandError(f"{os.path.join(dataset_dir, subset)}: no annotated images")
+        ds.prepare()
+        out.append(ds)
+    return tuple(out)
+
+
+def build_augmentation():
+    """The --augment pipeline (albumentations): horizontal flip, mild affine
+    (scale 0.85-1.15, shift 10 %, rotate 15 deg), brightness/contrast and
+    hue/saturation jitter, occasional blur. Geometric steps move the masks too
+    (nearest-neighbour), colour steps only touch the image."""
+    import albumentations as A
+    import cv2
+    return A.Compose([
+        A.HorizontalFlip(p=0.5),
+        A.Affine(scale=(0.85, 1.15), translate_percent=(-0.1, 0.1), rotate=(-15, 15),
+                 border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0, p=0.5),
+        A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.5),
+        A.HueSaturationValue(hue_shift_limit=10, sat_shift_limit=20, val_shift_limit=10, p=0.3),
+        A.GaussianBlur(blur_limit=(3, 5), p=0.1),
+    ])
+
+
+def resolve_start_weights(spec, config, logs_dir, verbose=1):
+    """Resolve --weights for training and decide what to exclude (no TensorFlow).
+
+    coco, and any file whose head has another class count than the config:
+    the class-specific layers (mrcnn_class_logits, mrcnn_bbox_fc, mrcnn_bbox,
+    mrcnn_mask) are excluded; last / PATH / imagenet load everything they
+    have by name.
+    Returns (path, kind, exclude list). Raises WeightsError.
+    """
+    from phone.weights import (CLASS_SPECIFIC_LAYERS, check_weights_file,
+                               file_num_classes, resolve_weights)
+    path, kind = resolve_weights(spec, logs_dir=logs_dir, name=config.NAME, verbose=verbose)
+    check_weights_file(path)
+    n = file_num_classes(path)
+    exclude = []
+    if kind == "coco" or (n is not None and n != int(config.NUM_CLASSES)):
+        exclude = list(CLASS_SPECIFIC_LAYERS)
+        if verbose:
+            print(f"Weights {os.path.basename(path)} ({n} classes): the class-specific layers "
+                  f"{', '.join(exclude)} start from scratch")
+    return path, kind, exclude
+
+
+def load_start_weights(model, spec, logs_dir, verbose=1):
+    """resolve_start_weights + load into ``model`` (by name). Returns
+    (path, kind, exclude)."""
+    path, kind, exclude = resolve_start_weights(spec, model.config, logs_dir, verbose)
+    if exclude:
+        model.load_weights(path, by_name=True, exclude=exclude)
+    else:
+        model.load_weights(path, by_name=True)
+    return path, kind, exclude
+
+
+def run(args):
+    """``phone train``: returns 0 when training finished."""
+    from mrcnn.model import MaskRCNN
+
+    config = training_config(args)
+    train_set, val_set = load_datasets(args.dataset)
+    print(f"Dataset {args.dataset}: {train_set.num_images} training, "
+          f"{val_set.num_images} validation images")
+    # Weights are resolved (downloaded) and checked before the slow model build.
+    path, kind, exclude = resolve_start_weights(args.weights, config, args.logs)
+    config.display()
+    os.makedirs(args.logs, exist_ok=True)
+    model = MaskRCNN(mode="training", config=config, model_dir=args.logs)
+    if exclude:
+        model.load_weights(path, by_name=True, exclude=exclude)
+    else:
+        model.load_weights(path, by_name=True)
+    print(f"Loaded {kind} weights: {path}")
+    if args.epochs <= model.epoch:
+        print(f"Nothing to do: the checkpoint is already at epoch {model.epoch} "
+              f"(--epochs {args.epochs} is the total, not an increment)")
+        return 0
+    print(f"Checkpoints: {model.log_dir}{os.sep}"
+          f"{os.path.basename(model.checkpoint_path).replace('{epoch:04d}', 'NNNN')}")
+    augmentation = build_augmentation() if args.augment else None
+    print(f"Training {args.layers} layers from epoch {model.epoch} to {args.epochs}, "
+          f"LR {config.LEARNING_RATE}, augmentation {'on' if augmentation else 'off'}")
+    sys.stdout.flush()
+    model.train(train_set, val_set, learning_rate=config.LEARNING_RATE, epochs=args.epochs,
+                layers=args.layers, augmentation=augmentation)
+    saved = getattr(model, "last_checkpoints", None)
+    if saved:
+        print(f"Last checkpoint: {saved[-1]}")
+    print(f"Checkpoints in {model.log_dir}; segment with: phone segment --weights last "
+          f"--logs {args.logs} --dir FRAMES --out MASKS")
+    return 0
