@@ -1,0 +1,744 @@
+#!/usr/bin/env python3
+"""Real-time phone segmentation from a camera or a video file.
+
+    phone realtime                            # camera 0 in a window (q quits)
+    phone realtime --source 1                 # another camera
+    phone realtime --source clip.mp4          # a video file, played at its frame rate
+    phone realtime --source datasets/videos/phone_demo.mp4 --no-display --out out.mp4
+    python phone/realtime.py --source ...     # the same, without installing
+
+How it keeps up
+---------------
+A capture thread reads frames as the source delivers them (a camera at its
+own rate; a video file paced at its frame rate, as if it were a camera) and
+puts each into a one-slot mailbox (:class:`LatestFrame`). A frame that the
+model has not taken yet is overwritten by the next one and counted as
+dropped. The main loop always takes the newest frame, runs the model, draws
+the mask overlay and a status line (FPS, latency) and shows it (cv2.imshow)
+or writes it to ``--out``. When the model is slower than the source, frames
+are dropped rather than queued, so the lag stays at about one model run
+instead of growing. ``--every-frame`` turns dropping off (the capture waits
+for the model), e.g. to render every frame of a file.
+
+In the ``--out`` video every source frame keeps its slot: the overlay stays
+on screen until the next processed frame replaces it (what a viewer of the
+window saw), so the video lasts as long as the source.
+
+Exit status as for the other ``phone`` commands: 0 done (end of file, q,
+Ctrl-C, --max-frames), 2 unusable input (camera that cannot be opened or does
+not answer within --camera-timeout, unreadable video, missing weights, no
+window support without --no-display).
+"""
+import os
+import sys
+
+if __name__ == "__main__":
+    # Run as a script (python phone/realtime.py): Python puts phone/ first on
+    # sys.path, where phone/phone.py would shadow the phone package. Same fix
+    # as phone/phone.py: drop phone/, put the repository root and Mask_RCNN/
+    # first.
+    _HERE = os.path.dirname(os.path.realpath(__file__))
+    _ROOT = os.path.dirname(_HERE)
+    sys.path[:] = [p for p in sys.path
+                   if os.path.realpath(p or os.getcwd()) != _HERE]
+    for _p in (os.path.join(_ROOT, "Mask_RCNN"), _ROOT):
+        if os.path.isdir(_p) and _p not in sys.path:
+            sys.path.insert(0, _p)
+    _mod = sys.modules.get("phone")
+    if _mod is not None and not hasattr(_mod, "__path__"):
+        del sys.modules["phone"]
+
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections import deque  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from phone.errors import PhoneDataError  # noqa: E402
+
+__all__ = ["LatestFrame", "FrameSource", "RealtimeStats", "CameraError", "VideoSourceError",
+           "parse_source", "open_source", "open_camera", "open_video", "display_problem",
+           "draw_hud", "VideoSink", "WindowSink", "run_realtime", "default_weights",
+           "config_for_weights", "DEMO_WEIGHTS", "DEFAULT_CAMERA_TIMEOUT", "WINDOW_NAME",
+           "run", "main"]
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: the checkpoint ``make demo`` leaves behind (the default when --logs has none)
+DEMO_WEIGHTS = os.path.join(_REPO, "outputs", "demo", "mask_rcnn_phone.h5")
+DEFAULT_CAMERA_TIMEOUT = 5.0
+WINDOW_NAME = "phone realtime (q to quit)"
+_FALLBACK_FPS = 30.0
+
+
+class CameraError(PhoneDataError):
+    """A camera that cannot be opened, does not answer or gives no frames."""
+
+
+class VideoSourceError(PhoneDataError):
+    """A video file that cannot be opened or read, or an output video that
+    cannot be written."""
+
+
+# ------------------------------------------------------------------ mailbox
+class LatestFrame:
+    """One-slot mailbox between the capture thread and the model loop.
+
+    drop=True: ``put`` overwrites a frame nobody has taken yet (counted in
+    ``dropped``), so ``get`` always returns the newest captured frame.
+    drop=False: ``put`` waits until the previous frame was taken (nothing is
+    dropped; the source is slowed down to the model's pace).
+
+    Counters: ``captured`` (frames put), ``dropped`` (overwritten), ``taken``.
+    ``take_log`` holds, for each ``get``, (id taken, newest id captured at
+    that moment); with drop=True the two are always equal.
+    """
+
+    def __init__(self, drop=True, log_size=100000):
+        self.drop = bool(drop)
+        self._cond = threading.Condition()
+        self._item = None
+        self._closed = False
+        self.captured = 0
+        self.dropped = 0
+        self.taken = 0
+        self.newest_id = None
+        self.take_log = deque(maxlen=log_size)
+
+    @property
+    def closed(self):
+        return self._closed
+
+    def put(self, frame_id, frame, t_capture=None):
+        """Offer a frame. Returns False (and stores nothing) once closed."""
+        with self._cond:
+            if not self.drop:
+                while self._item is not None and not self._closed:
+                    self._cond.wait()
+            if self._closed:
+                return False
+            if self._item is not None:
+                self.dropped += 1
+            self._item = (frame_id, frame,
+                          time.perf_counter() if t_capture is None else t_capture)
+            self.captured += 1
+            self.newest_id = frame_id
+            self._cond.notify_all()
+            return True
+
+    def get(self, timeout=None):
+        """The newest frame as (frame_id, frame, t_capture), waiting up to
+        ``timeout`` seconds (None: forever). Returns None on timeout or when
+        the mailbox is closed and empty."""
+        with self._cond:
+            end = None if timeout is None else time.monotonic() + timeout
+            while self._item is None and not self._closed:
+                remaining = None if end is None else end - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+            if self._item is None:
+                return None
+            item, self._item = self._item, None
+            self.taken += 1
+            self.take_log.append((item[0], self.newest_id))
+            self._cond.notify_all()
+            return item
+
+    def pending(self):
+        """1 if a frame waits to be taken, else 0."""
+        with self._cond:
+            return 0 if self._item is None else 1
+
+    def close(self):
+        """No more frames: wakes up waiting ``get``/``put`` calls."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+# ------------------------------------------------------------------ sources
+class FrameSource:
+    """A frame reader: ``read() -> (ok, frame)`` like cv2.VideoCapture.
+
+    reader: object with read() (and optionally release()).
+    name: for messages ("camera 0", "clip.mp4").
+    live: True for cameras (read() blocks until the next frame); False for
+        files, which run_realtime paces at ``fps``.
+    fps: frames per second of the source (0 / None: unknown).
+    first: an already-read first frame, returned by the first read().
+    """
+
+    def __init__(self, reader, name, live, fps=None, first=None, frame_count=None):
+        self.reader = reader
+        self.name = name
+        self.live = bool(live)
+        self.fps = float(fps) if fps and 0 < float(fps) < 1000 else None
+        self.frame_count = frame_count
+        self._first = first
+
+    def read(self):
+        if self._first is not None:
+            frame, self._first = self._first, None
+            return True, frame
+        return self.reader.read()
+
+    def peek(self):
+        """The buffered first frame (None if it was read already)."""
+        return self._first
+
+    def release(self):
+        release = getattr(self.reader, "release", None)
+        if release is not None:
+            release()
+
+
+def parse_source(text):
+    """"0", " 2 " -> camera index (int); anything else -> file path (str)."""
+    if isinstance(text, int):
+        return text
+    s = str(text).strip()
+    if s.isdigit():
+        return int(s)
+    return os.fspath(text)
+
+
+def _quiet_opencv(cv2):
+    """Silence OpenCV's own log lines (we report the problem ourselves).
+    Returns a function that restores the previous level."""
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None or not hasattr(log, "setLogLevel"):
+        return lambda: None
+    old = log.getLogLevel()
+    log.setLogLevel(getattr(log, "LOG_LEVEL_SILENT", 0))
+    return lambda: log.setLogLevel(old)
+
+
+def open_camera(index, timeout=DEFAULT_CAMERA_TIMEOUT, cv2_module=None):
+    """Open camera ``index`` and read its first frame, giving up after
+    ``timeout`` seconds (some drivers hang instead of failing).
+
+    Returns a live FrameSource. Raises CameraError.
+    """
+    cv2 = cv2_module
+    if cv2 is None:
+        import cv2
+    result = {}
+
+    def attempt():
+        restore = _quiet_opencv(cv2)
+        try:
+            cap = cv2.VideoCapture(int(index))
+            result["cap"] = cap
+            if not cap.isOpened():
+                result["error"] = "cannot open it (no camera with this index, or no permission)"
+                return
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                result["error"] = "it opened but gives no frames (in use by another program?)"
+                return
+            result["first"] = frame
+            result["fps"] = cap.get(cv2.CAP_PROP_FPS)
+        except Exception as e:  # a driver error: reported as one line below
+            result["error"] = f"cannot open it ({type(e).__name__}: {' '.join(str(e).split())})"
+        finally:
+            restore()
+
+    hint = "; pass a video file instead: --source clip.mp4"
+    worker = threading.Thread(target=attempt, name=f"open-camera-{index}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise CameraError(f"camera {index}: no answer within {timeout:g} s (a camera that "
+                          f"hangs, or one in use by another program){hint}")
+    if "error" in result:
+        cap = result.get("cap")
+        if cap is not None:
+            cap.release()
+        raise CameraError(f"camera {index}: {result['error']}{hint}")
+    return FrameSource(result["cap"], f"camera {index}", live=True, fps=result.get("fps"),
+                       first=result["first"])
+
+
+def open_video(path, cv2_module=None):
+    """Open a video file and read its first frame. Returns a FrameSource
+    (not live: paced at the file's frame rate). Raises VideoSourceError."""
+    cv2 = cv2_module
+    if cv2 is None:
+        import cv2
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise VideoSourceError(f"{path}: no such video file (--source takes a camera index "
+                               f"such as 0, or a video file)")
+    if os.path.isdir(path):
+        raise VideoSourceError(f"{path}: is a folder, not a video file")
+    restore = _quiet_opencv(cv2)
+    try:
+        cap = cv2.VideoCapture(path)
+        if not cap.isOpened():
+            raise VideoSourceError(f"{path}: cannot open video (unknown format or corrupt file)")
+        ok, frame = cap.read()
+    finally:
+        restore()
+    if not ok or frame is None:
+        cap.release()
+        raise VideoSourceError(f"{path}: video has no frames (empty, or a codec OpenCV cannot "
+                               f"decode)")
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    return FrameSource(cap, path, live=False, fps=cap.get(cv2.CAP_PROP_FPS), first=frame,
+                       frame_count=count or None)
+
+
+def open_source(source, camera_timeout=DEFAULT_CAMERA_TIMEOUT):
+    """Camera index or video path (see parse_source) -> FrameSource."""
+    source = parse_source(source)
+    if isinstance(source, int):
+        return open_camera(source, timeout=camera_timeout)
+    return open_video(source)
+
+
+# ------------------------------------------------------------------ output
+def display_problem():
+    """Why no OpenCV window can be opened here (a one-line reason), or None."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                 or os.environ.get("WAYLAND_DISPLAY")):
+        return "no display (DISPLAY is not set)"
+    import cv2
+    try:
+        cv2.namedWindow(WINDOW_NAME, cv2.WINDOW_NORMAL)
+    except cv2.error:
+        return ("this OpenCV build has no window support (opencv-python-headless); "
+                "pip install opencv-python for windows")
+    return None
+
+
+def _to_bgr(frame):
+    frame = np.asarray(frame)
+    if frame.ndim == 2:
+        frame = np.repeat(frame[:, :, None], 3, axis=2)
+    if frame.ndim != 3 or frame.shape[2] not in (3, 4):
+        raise ValueError(f"expected an [H, W, 3] frame, got shape {frame.shape}")
+    return np.ascontiguousarray(frame[:, :, :3])
+
+
+def draw_hud(image_bgr, lines):
+    """Write text lines in the top-left corner on a dark band.
+
+    image_bgr: [H, W, 3] uint8 (modified in place and returned).
+    The font scales with the frame width (readable from 128 px up).
+    """
+    import cv2
+    h, w = image_bgr.shape[:2]
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    scale = max(0.3, min(1.0, w / 700.0))
+    thick = 1 if scale < 0.8 else 2
+    sizes = [cv2.getTextSize(t, font, scale, thick) for t in lines]
+    line_h = max([s[0][1] + s[1] for s in sizes] + [1]) + 4
+    band_w = min(w, max([s[0][0] for s in sizes] + [0]) + 8)
+    band_h = min(h, line_h * len(lines) + 4)
+    if band_w > 0 and band_h > 0:
+        roi = image_bgr[:band_h, :band_w]
+        roi[:] = (roi.astype(np.uint16) * 2 // 5).astype(np.uint8)
+    for i, text in enumerate(lines):
+        y = 2 + line_h * (i + 1) - 4
+        cv2.putText(image_bgr, text, (4, y), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    return image_bgr
+
+
+class VideoSink:
+    """Writes frames to a video file, atomically (temp file, renamed on close).
+
+    With ``repeat=True`` (drop mode) each frame id keeps its slot: before a
+    frame with id i is written, the previous image is repeated for the ids
+    that were dropped in between, so the video keeps the source's timing.
+    """
+
+    def __init__(self, path, fps, repeat=True):
+        self.path = os.fspath(path)
+        self.fps = float(fps) if fps and fps > 0 else _FALLBACK_FPS
+        self.repeat = bool(repeat)
+        self.frames = 0
+        self.size = None
+        self._writer = None
+        self._tmp = None
+        self._prev = None
+        self._prev_id = None
+
+    def _open(self, size):
+        import tempfile
+
+        import cv2
+        ext = os.path.splitext(self.path)[1].lower() or ".mp4"
+        fourcc = "MJPG" if ext == ".avi" else "mp4v"
+        parent = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(parent, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix="." + os.path.basename(self.path) + ".",
+                                   suffix=ext)
+        os.close(fd)
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*fourcc), self.fps, size)
+        if not writer.isOpened():
+            os.unlink(tmp)
+            raise VideoSourceError(f"{self.path}: cannot write a {ext} video with OpenCV "
+                                   f"(codec {fourcc}); try --out NAME.avi")
+        self._writer, self._tmp, self.size = writer, tmp, size
+
+    def __call__(self, frame_id, image_bgr):
+        h, w = image_bgr.shape[:2]
+        if self._writer is None:
+            self._open((w, h))
+        elif (w, h) != self.size:
+            import cv2
+            image_bgr = cv2.resize(image_bgr, self.size, interpolation=cv2.INTER_AREA)
+        if self.repeat and self._prev is not None and frame_id is not None:
+            for _ in range(max(0, int(frame_id) - int(self._prev_id) - 1)):
+                self._writer.write(self._prev)
+                self.frames += 1
+        image_bgr = np.ascontiguousarray(image_bgr)
+        self._writer.write(image_bgr)
+        self.frames += 1
+        self._prev, self._prev_id = image_bgr, frame_id
+        return True
+
+    def close(self):
+        """Finish the file (renamed into place). Returns the path, or None
+        when no frame was written."""
+        if self._writer is None:
+            return None
+        self._writer.release()
+        self._writer = None
+        os.replace(self._tmp, self.path)
+        self._tmp = None
+        return self.path
+
+    def abort(self):
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        if self._tmp and os.path.exists(self._tmp):
+            os.unlink(self._tmp)
+        self._tmp = None
+
+
+class WindowSink:
+    """Shows frames in an OpenCV window; returns False when q / Esc is pressed
+    or the window is closed."""
+
+    def __init__(self, name=WINDOW_NAME, min_width=512):
+        self.name = name
+        self.min_width = min_width
+        self._sized = False
+
+    def poll(self):
+        """Keep the window responsive while waiting; False = quit."""
+        import cv2
+        key = cv2.waitKey(1) & 0xFF
+        if key in (ord("q"), ord("Q"), 27):
+            return False
+        try:
+            if cv2.getWindowProperty(self.name, cv2.WND_PROP_VISIBLE) < 1:
+                return False
+        except cv2.error:
+            return False
+        return True
+
+    def __call__(self, frame_id, image_bgr):
+        import cv2
+        if not self._sized:
+            cv2.namedWindow(self.name, cv2.WINDOW_NORMAL)
+            h, w = image_bgr.shape[:2]
+            f = max(1.0, self.min_width / float(w))
+            cv2.resizeWindow(self.name, int(w * f), int(h * f))
+            self._sized = True
+        cv2.imshow(self.name, image_bgr)
+        return self.poll()
+
+    def close(self):
+        import cv2
+        try:
+            cv2.destroyWindow(self.name)
+            cv2.waitKey(1)
+        except cv2.error:
+            pass
+
+
+# ------------------------------------------------------------------ loop
+class RealtimeStats:
+    """What a run did.
+
+    captured: frames read from the source; processed: frames the model ran
+    on; dropped: frames overwritten before the model took them;
+    processed_ids: ids (source order, from 0) of the processed frames;
+    latency_ms: per processed frame, capture -> overlay ready; model_ms: the
+    model + drawing time alone; seconds: wall time of the loop; stop_reason.
+    """
+
+    def __init__(self):
+        self.captured = 0
+        self.processed = 0
+        self.dropped = 0
+        self.processed_ids = []
+        self.latency_ms = []
+        self.model_ms = []
+        self.take_log = []
+        self.seconds = 0.0
+        self.stop_reason = None
+
+    @property
+    def fps(self):
+        """Processed frames per second over the whole run."""
+        return self.processed / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self):
+        lat = f"{np.mean(self.latency_ms):.0f}" if self.latency_ms else "-"
+        mod = f"{np.mean(self.model_ms):.0f}" if self.model_ms else "-"
+        return (f"{self.processed} of {self.captured} captured frames processed, "
+                f"{self.dropped} dropped; {self.fps:.1f} FPS, latency {lat} ms "
+                f"(model {mod} ms)")
+
+    def __repr__(self):
+        return f"RealtimeStats({self.line()})"
+
+
+def _capture_loop(source, slot, stop, pace, errors):
+    """Capture thread: read frames and put them in the slot until the source
+    ends, ``stop`` is set or the slot is closed. Files are paced at ``pace``
+    frames per second (None: as fast as they decode)."""
+    frame_id = 0
+    t0 = time.perf_counter()
+    try:
+        while not stop.is_set():
+            if pace:
+                delay = t0 + frame_id / pace - time.perf_counter()
+                if delay > 0 and stop.wait(delay):
+                    break
+            ok, frame = source.read()
+            if not ok or frame is None:
+                break
+            if not slot.put(frame_id, frame, time.perf_counter()):
+                break
+            frame_id += 1
+    except Exception as e:  # reported by the main loop
+        errors.append(e)
+    finally:
+        slot.close()
+
+
+def run_realtime(source, process, sinks=(), drop=True, max_frames=None, pace=None,
+                 poll=None, stall_timeout=10.0, status=None, status_every=2.0,
+                 hud=True, clock=time.perf_counter):
+    """Run the capture thread + model loop until the source ends, a sink
+    returns False, ``max_frames`` frames were processed or Ctrl-C.
+
+    source: FrameSource (or any object with read() -> (ok, frame)).
+    process: frame -> annotated frame (same kind of array), e.g. model +
+        overlay on a BGR frame.
+    sinks: callables sink(frame_id, image) -> bool (False stops the run).
+    drop: keep only the newest frame (True) or process every frame (False).
+    pace: frames per second at which to read a non-live source (None: as
+        fast as it reads).
+    poll: called while waiting for a frame; False stops the run (window keys).
+    stall_timeout: seconds without any new frame before giving up with a
+        CameraError (a camera that stopped delivering).
+    status: callable(str) for a periodic status line (every status_every s).
+    hud: draw FPS / latency / counters onto the frame before the sinks.
+    Returns RealtimeStats.
+    """
+    stats = RealtimeStats()
+    slot = LatestFrame(drop=drop)
+    stop = threading.Event()
+    errors = []
+    thread = threading.Thread(target=_capture_loop, args=(source, slot, stop, pace, errors),
+                              name="capture", daemon=True)
+    recent = deque(maxlen=30)
+    start = clock()
+    last_status = start
+    last_frame_at = time.monotonic()
+    thread.start()
+    try:
+        while True:
+            item = slot.get(timeout=0.05)
+            if item is None:
+                if slot.closed:
+                    stats.stop_reason = "end of source"
+                    break
+                if poll is not None and poll() is False:
+                    stats.stop_reason = "quit"
+                    break
+                if stall_timeout and time.monotonic() - last_frame_at > stall_timeout:
+                    raise CameraError(f"{getattr(source, 'name', 'source')}: no new frame for "
+                                      f"{stall_timeout:g} s; stopped")
+                continue
+            last_frame_at = time.monotonic()
+            frame_id, frame, t_capture = item
+            t0 = clock()
+            out = process(frame)
+            t1 = clock()
+            stats.processed += 1
+            stats.processed_ids.append(frame_id)
+            stats.model_ms.append((t1 - t0) * 1000.0)
+            stats.latency_ms.append((t1 - t_capture) * 1000.0)
+            recent.append(t1)
+            if hud:
+                fps = ((len(recent) - 1) / (recent[-1] - recent[0])
+                       if len(recent) > 1 and recent[-1] > recent[0] else 0.0)
+                out = draw_hud(np.array(out, copy=True), [
+                    f"{fps:4.1f} FPS  {stats.latency_ms[-1]:4.0f} ms",
+                    f"frame {frame_id}  dropped {slot.dropped}"])
+            keep_going = True
+            for sink in sinks:
+                if sink(frame_id, out) is False:
+                    keep_going = False
+            if not keep_going:
+                stats.stop_reason = "quit"
+                break
+            if max_frames and stats.processed >= max_frames:
+                stats.stop_reason = "max frames"
+                break
+            if status is not None and t1 - last_status >= status_every:
+                last_status = t1
+                stats.seconds = t1 - start
+                stats.captured, stats.dropped = slot.captured, slot.dropped
+                status(stats.line())
+    except KeyboardInterrupt:
+        stats.stop_reason = "interrupted"
+    finally:
+        stop.set()
+        slot.close()
+        thread.join(timeout=5.0)
+        stats.seconds = clock() - start
+        stats.captured = slot.captured
+        stats.dropped = slot.dropped
+        stats.take_log = list(slot.take_log)
+    if errors:
+        e = errors[0]
+        raise CameraError(f"{getattr(source, 'name', 'source')}: reading a frame failed "
+                          f"({type(e).__name__}: {' '.join(str(e).split())})")
+    return stats
+
+
+# ------------------------------------------------------------------ model
+def default_weights(logs_dir, name="phone"):
+    """--weights when not given: the newest checkpoint under logs_dir, else
+    the demo checkpoint (make demo). Raises WeightsError when neither exists."""
+    from phone.weights import WeightsError, find_last_checkpoint
+    try:
+        return find_last_checkpoint(logs_dir, name)
+    except WeightsError as e:
+        if os.path.isfile(DEMO_WEIGHTS):
+            return DEMO_WEIGHTS
+        raise WeightsError(f"{e}; or run 'make demo' to train the demo model "
+                           f"({os.path.relpath(DEMO_WEIGHTS, _REPO)})") from None
+
+
+def config_for_weights(path):
+    """The config class spec for a weights file when --config is not given:
+    the from-scratch model (phone.config:PhoneScratchInferenceConfig, the demo
+    model) for a file without ResNet-50/101 stage-4 blocks (res4c...), else
+    None (the default PhoneInferenceConfig / COCO config)."""
+    from phone.weights import check_weights_file
+    names = set(check_weights_file(path))
+    if "res4c_branch2a" in names:
+        return None
+    return "phone.config:PhoneScratchInferenceConfig"
+
+
+def _build_segmenter(args):
+    """Segmenter for the realtime arguments. Without --weights (or with
+    ``last`` and no --config) the newest checkpoint in --logs is used, else
+    the demo checkpoint; without --config the config is chosen to fit the
+    weights file (see config_for_weights)."""
+    from phone.segment import build_segmenter
+    from phone.weights import resolve_weights
+    if not args.coco_class:
+        if not args.weights or (args.weights.strip().lower() == "last" and not args.config):
+            args.weights = default_weights(args.logs)
+        if not args.config:
+            path, _ = resolve_weights(args.weights, logs_dir=args.logs, name="phone")
+            args.weights = path
+            args.config = config_for_weights(path)
+    seg, path, _ = build_segmenter(args, 1)
+    return seg, path
+
+
+def _processor(seg):
+    """BGR frame -> BGR overlay (model + Matterport-style instance overlay)."""
+    def process(frame_bgr):
+        frame_bgr = _to_bgr(frame_bgr)
+        rgb = np.ascontiguousarray(frame_bgr[:, :, ::-1])
+        _bw, r = seg.segment_image(rgb)
+        return np.ascontiguousarray(seg.overlay(rgb, r)[:, :, ::-1])
+    return process
+
+
+def run(args):
+    """``phone realtime``: returns the exit status."""
+    from phone.cli import CommandError
+    if args.out:
+        ext = os.path.splitext(args.out)[1].lower()
+        if ext not in (".mp4", ".avi", ".mov", ".mkv"):
+            raise CommandError(f"{args.out}: --out must be a video file (.mp4 or .avi)")
+        if os.path.isdir(args.out):
+            raise CommandError(f"{args.out}: --out is a folder; give a file name such as out.mp4")
+    if not args.no_display:
+        problem = display_problem()
+        if problem:
+            raise CommandError(f"cannot open a window: {problem}; use --no-display "
+                               f"(with --out out.mp4 to record the result)")
+
+    say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    source = open_source(args.source, camera_timeout=args.camera_timeout)
+    sink = window = None
+    try:
+        say(f"Source: {source.name} ({'live' if source.live else 'file'}, "
+            f"{source.fps or 'unknown'} fps"
+            + (f", {source.frame_count} frames" if source.frame_count else "") + ")")
+        seg, path = _build_segmenter(args)
+        say(f"Model: {type(seg.config).__name__}, weights {path}")
+        process = _processor(seg)
+        t = time.perf_counter()
+        process(source.peek())          # first call traces the graph
+        say(f"Model ready (warm-up {time.perf_counter() - t:.1f} s); "
+            + ("press q in the window to quit" if not args.no_display else "Ctrl-C to stop"))
+        sinks = []
+        if args.out:
+            sink = VideoSink(args.out, source.fps or _FALLBACK_FPS, repeat=not args.every_frame)
+            sinks.append(sink)
+        if not args.no_display:
+            window = WindowSink()
+            sinks.append(window)
+        pace = None if (source.live or args.every_frame) else (source.fps or _FALLBACK_FPS)
+        stats = run_realtime(source, process, sinks=sinks, drop=not args.every_frame,
+                             max_frames=args.max_frames, pace=pace,
+                             poll=window.poll if window else None,
+                             stall_timeout=max(10.0, 2 * args.camera_timeout),
+                             status=None if args.quiet else say)
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
+    finally:
+        source.release()
+        if window is not None:
+            window.close()
+    print(f"Stopped ({stats.stop_reason}): {stats.line()}")
+    if stats.dropped and not args.every_frame:
+        print("Frames were dropped because the model is slower than the source; the newest "
+              "frame is always the one processed (no growing lag)")
+    if sink is not None:
+        written = sink.close()
+        if written:
+            w, h = sink.size
+            print(f"Wrote {written} ({sink.frames} frames, {w}x{h}, {sink.fps:g} fps)")
+        else:
+            print(f"No frame processed: {args.out} not written")
+    return 0
+
+
+def main(argv=None):
+    """``python phone/realtime.py ARGS`` = ``phone realtime ARGS``."""
+    from phone.cli import main as cli_main
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return cli_main(["realtime"] + argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,318 @@
+"""phone.realtime: latest-frame mailbox, drop/no-drop loop with a fake slow
+model and a fake fast source, output video, camera errors, and a headless
+run of the real CLI on the bundled video."""
+import os
+import pathlib
+import subprocess
+import sys
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from phone import realtime as rt
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+VIDEO = REPO / "datasets" / "videos" / "phone_demo.mp4"
+
+
+# ----------------------------------------------------------------- fakes
+class FastSource:
+    """n frames of 8x8 whose pixels hold the frame id, one every `period` s."""
+
+    def __init__(self, n, period=0.001):
+        self.n, self.period, self.i = n, period, 0
+        self.name = "fake"
+
+    def read(self):
+        if self.i >= self.n:
+            return False, None
+        if self.period:
+            time.sleep(self.period)
+        frame = np.full((8, 8, 3), 0, np.uint16)
+        frame[...] = self.i
+        self.i += 1
+        return True, frame
+
+
+def slow_model(delay, seen):
+    def process(frame):
+        seen.append(int(frame[0, 0, 0]))
+        time.sleep(delay)
+        return frame
+    return process
+
+
+def read_video(path):
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    cap.release()
+    return frames
+
+
+# ----------------------------------------------------------------- mailbox
+def test_latest_frame_keeps_only_the_newest():
+    slot = rt.LatestFrame(drop=True)
+    for i in range(3):
+        assert slot.put(i, f"frame{i}", t_capture=float(i))
+    assert slot.captured == 3 and slot.dropped == 2
+    assert slot.get(timeout=0) == (2, "frame2", 2.0)
+    assert slot.get(timeout=0) is None            # nothing new: no re-delivery
+    slot.put(3, "frame3")
+    assert slot.get(timeout=0)[0] == 3
+    assert list(slot.take_log) == [(2, 2), (3, 3)]
+    slot.close()
+    assert slot.put(4, "frame4") is False
+    assert slot.get(timeout=0) is None and slot.closed
+    assert (slot.captured, slot.dropped, slot.taken) == (4, 2, 2)
+
+
+def test_latest_frame_without_drop_waits_for_the_reader():
+    slot = rt.LatestFrame(drop=False)
+    slot.put(0, "a")
+    t = threading.Thread(target=slot.put, args=(1, "b"), daemon=True)
+    t.start()
+    t.join(0.2)
+    assert t.is_alive()                    # blocked: frame 0 not taken yet
+    assert slot.get(timeout=1)[0] == 0
+    t.join(2)
+    assert not t.is_alive()
+    assert slot.get(timeout=1)[0] == 1
+    assert slot.dropped == 0 and slot.captured == 2
+
+
+def test_close_wakes_a_blocked_writer():
+    slot = rt.LatestFrame(drop=False)
+    slot.put(0, "a")
+    result = []
+    t = threading.Thread(target=lambda: result.append(slot.put(1, "b")), daemon=True)
+    t.start()
+    slot.close()
+    t.join(2)
+    assert result == [False]
+
+
+# ----------------------------------------------------------------- loop
+def test_slow_model_drops_stale_frames_and_always_takes_the_latest():
+    n = 300
+    seen = []
+    stats = rt.run_realtime(FastSource(n), slow_model(0.01, seen), hud=False)
+    assert stats.stop_reason == "end of source"
+    assert stats.captured == n
+    assert stats.dropped > 0
+    # every frame is either processed or dropped; the last one is processed
+    assert stats.processed + stats.dropped == n
+    assert stats.processed_ids[-1] == n - 1
+    # frame ids increase strictly, and are the frames the model saw
+    ids = stats.processed_ids
+    assert all(b > a for a, b in zip(ids, ids[1:]))
+    assert seen == ids
+    # each frame taken was the newest one captured at that moment
+    assert len(stats.take_log) == stats.processed
+    assert all(taken == newest for taken, newest in stats.take_log)
+    assert len(stats.latency_ms) == len(stats.model_ms) == stats.processed
+
+
+def test_every_frame_mode_processes_all_frames_in_order():
+    n = 25
+    seen = []
+    stats = rt.run_realtime(FastSource(n, period=0), slow_model(0.002, seen), drop=False,
+                            hud=False)
+    assert stats.processed_ids == list(range(n)) == seen
+    assert stats.dropped == 0 and stats.captured == n
+
+
+def test_sinks_get_hud_frames_and_can_stop_the_run():
+    got = []
+
+    def sink(frame_id, image):
+        got.append((frame_id, image))
+        return len(got) < 3            # "q" after the third frame
+
+    frames = [np.zeros((128, 128, 3), np.uint8) for _ in range(10)]
+    src = rt.FrameSource(iter_reader(frames), "list", live=False)
+    stats = rt.run_realtime(src, lambda f: f, sinks=[sink], drop=False)
+    assert stats.stop_reason == "quit" and stats.processed == 3
+    assert [i for i, _ in got] == [0, 1, 2]
+    # the HUD band (darkened) holds white text; the input frames stay black
+    assert got[0][1].shape == (128, 128, 3)
+    assert got[0][1][:20, :80].max() > 200 and got[0][1][60:, :].max() == 0
+    assert frames[0].max() == 0
+
+
+def test_max_frames_stops():
+    stats = rt.run_realtime(FastSource(50, period=0), lambda f: f, drop=False, max_frames=4,
+                            hud=False)
+    assert stats.processed == 4 and stats.stop_reason == "max frames"
+
+
+class iter_reader:
+    def __init__(self, frames):
+        self.it = iter(frames)
+
+    def read(self):
+        f = next(self.it, None)
+        return (f is not None), f
+
+
+# ----------------------------------------------------------------- output video
+def test_video_sink_keeps_the_slots_of_dropped_frames(tmp_path):
+    colours = {0: (0, 0, 255), 3: (0, 255, 0), 4: (255, 0, 0)}
+    out = tmp_path / "o.mp4"
+    sink = rt.VideoSink(out, fps=10, repeat=True)
+    for i, c in colours.items():
+        sink(i, np.full((64, 96, 3), c, np.uint8))
+    assert not out.exists()                    # written atomically on close
+    assert sink.close() == str(out)
+    frames = read_video(out)
+    assert len(frames) == sink.frames == 5     # ids 0..4: 1 and 2 repeat frame 0
+    assert frames[0].shape == (64, 96, 3)
+    means = [f.reshape(-1, 3).mean(axis=0) for f in frames]
+    for k, expect in zip(range(5), [0, 0, 0, 3, 4]):
+        assert np.abs(means[k] - np.array(colours[expect])).max() < 30, (k, means[k])
+    assert [p.name for p in tmp_path.iterdir()] == ["o.mp4"]
+
+
+# ----------------------------------------------------------------- sources
+def test_parse_source():
+    assert rt.parse_source("0") == 0 and rt.parse_source(" 2 ") == 2
+    assert rt.parse_source("clip.mp4") == "clip.mp4"
+
+
+def test_camera_that_hangs_gives_a_clear_error_within_the_timeout():
+    release = threading.Event()
+
+    class HangingCapture:
+        def __init__(self, index):
+            release.wait(30)
+
+    class FakeCV2:
+        VideoCapture = HangingCapture
+        CAP_PROP_FPS = 5
+
+    try:
+        with pytest.raises(rt.CameraError, match=r"camera 3: no answer within 0.3 s"):
+            rt.open_camera(3, timeout=0.3, cv2_module=FakeCV2)
+    finally:
+        release.set()
+
+
+def test_camera_without_frames_is_an_error():
+    class NoFrames:
+        def __init__(self, index):
+            self.released = False
+
+        def isOpened(self):
+            return True
+
+        def read(self):
+            return False, None
+
+        def release(self):
+            pass
+
+    class FakeCV2:
+        VideoCapture = NoFrames
+        CAP_PROP_FPS = 5
+
+    with pytest.raises(rt.CameraError, match="gives no frames"):
+        rt.open_camera(0, timeout=5, cv2_module=FakeCV2)
+
+
+def _script(args, env=None):
+    e = dict(os.environ)
+    e.pop("PHONE_DEBUG", None)
+    e.update(env or {})
+    return subprocess.run([sys.executable, str(REPO / "phone" / "realtime.py")] + args,
+                          cwd=str(REPO), env=e, capture_output=True, text=True, timeout=60)
+
+
+def test_missing_camera_exits_2_with_one_line():
+    r = _script(["--source", "9", "--no-display", "--camera-timeout", "3"])
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("phone realtime: error:")]
+    assert len(errors) == 1 and "camera 9" in errors[0] and "--source" in errors[0]
+
+
+def test_no_window_without_display_points_to_no_display():
+    r = _script(["--source", str(VIDEO)], env={"DISPLAY": "", "WAYLAND_DISPLAY": ""})
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert "--no-display" in r.stderr and "cannot open a window" in r.stderr
+
+
+def test_bad_video_and_bad_out_are_clear_errors(tmp_path, capsys):
+    from phone.cli import main
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    assert main(["realtime", "--source", str(bad), "--no-display"]) == 2
+    assert "bad.mp4: cannot open video" in capsys.readouterr().err
+    assert main(["realtime", "--source", str(VIDEO), "--no-display",
+                 "--out", str(tmp_path / "x.png")]) == 2
+    assert "--out must be a video file" in capsys.readouterr().err
+
+
+def test_default_weights_falls_back_to_the_demo_model(tmp_path, monkeypatch):
+    from phone.weights import WeightsError
+    monkeypatch.setattr(rt, "DEMO_WEIGHTS", str(tmp_path / "demo" / "mask_rcnn_phone.h5"))
+    with pytest.raises(WeightsError, match="make demo"):
+        rt.default_weights(tmp_path / "logs")
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "mask_rcnn_phone.h5").write_bytes(b"x")
+    assert rt.default_weights(tmp_path / "logs") == rt.DEMO_WEIGHTS
+    run_dir = tmp_path / "logs" / "phone20250101T0000"
+    run_dir.mkdir(parents=True)
+    (run_dir / "mask_rcnn_phone_0002.h5").write_bytes(b"x")
+    assert rt.default_weights(tmp_path / "logs").endswith("mask_rcnn_phone_0002.h5")
+
+
+def test_config_for_weights_reads_the_architecture(tmp_path):
+    import h5py
+
+    def fake(path, names):
+        with h5py.File(path, "w") as f:
+            f.attrs["layer_names"] = [n.encode() for n in names]
+
+    fake(tmp_path / "r50.h5", ["conv1", "res4c_branch2a", "mrcnn_mask"])
+    fake(tmp_path / "light.h5", ["conv1", "res4b_branch2a", "mrcnn_mask"])
+    assert rt.config_for_weights(str(tmp_path / "r50.h5")) is None
+    assert rt.config_for_weights(str(tmp_path / "light.h5")) == \
+        "phone.config:PhoneScratchInferenceConfig"
+
+
+# ----------------------------------------------------------------- real model
+@pytest.fixture(scope="module")
+def scratch_weights(tmp_path_factory):
+    """Untrained from-scratch model weights (the demo model's architecture)."""
+    from mrcnn.model import MaskRCNN
+    from phone.config import PhoneScratchInferenceConfig
+    d = tmp_path_factory.mktemp("rt")
+    model = MaskRCNN("inference", PhoneScratchInferenceConfig(), str(d))
+    path = str(d / "scratch.h5")
+    model.save_weights(path)
+    return path
+
+
+def test_headless_run_on_the_bundled_video_writes_an_mp4(tmp_path, scratch_weights, capsys):
+    from phone.cli import main
+    assert VIDEO.is_file()
+    out = tmp_path / "out.mp4"
+    code = main(["realtime", "--source", str(VIDEO), "--no-display", "--out", str(out),
+                 "--weights", scratch_weights, "--every-frame", "--max-frames", "6", "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    frames = read_video(out)
+    assert len(frames) == 6
+    assert frames[0].shape == (256, 256, 3)
+    assert "6 of" in captured.out and f"Wrote {out}" in captured.out
+    # the HUD is drawn: the top-left band differs from the source frame
+    src = read_video(VIDEO)[0]
+    assert np.abs(frames[0][:12, :60].astype(int) - src[:12, :60]).mean() > 20
