@@ -166,7 +166,9 @@ def build_parser():
                "  phone train --dataset=datasets/phone --weights=coco\n"
                "  phone segment --weights=last --dir=core50_128x128 --out=masks\n"
                "  phone segment --coco-class 'cell phone' --image=frame.png\n"
-               "  phone evaluate --weights=last --dataset=datasets/phone --subset=val",
+               "  phone evaluate --weights=last --dataset=datasets/phone --subset=val\n"
+               "  phone realtime --source 0\n"
+               "  phone realtime --source clip.mp4 --no-display --out out.mp4",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback on errors")
@@ -235,6 +237,33 @@ def build_parser():
                          "or a .h5 path")
     _add_inference(e)
 
+    # realtime --------------------------------------------------------------
+    r = sub.add_parser("realtime", help="live phone segmentation from a camera or a video file",
+                       description="Read a camera (index 0, 1, ...) or a video file, run the phone "
+                                   "model on the newest frame (older frames are dropped when the "
+                                   "model is slower), draw the mask overlay with FPS and latency, "
+                                   "and show it in a window (q quits) or write it with --out.")
+    r.add_argument("--source", default="0", metavar="CAMERA|VIDEO",
+                   help="camera index or video file (default: camera %(default)s)")
+    r.add_argument("--no-display", action="store_true",
+                   help="no window (headless): use with --out to record the overlay video")
+    r.add_argument("--out", metavar="FILE.mp4", help="also write the overlay video here")
+    r.add_argument("--every-frame", action="store_true",
+                   help="process every frame instead of dropping stale ones (for files)")
+    r.add_argument("--max-frames", type=_positive_int, metavar="N",
+                   help="stop after N processed frames")
+    r.add_argument("--camera-timeout", type=_positive_float, default=5.0, metavar="S",
+                   help="give up on a camera that does not answer within S seconds "
+                        "(default: %(default)s)")
+    _add_common(r, None, "trained weights: last (default: the newest checkpoint in --logs, "
+                         "else the demo model outputs/demo/mask_rcnn_phone.h5), coco (with "
+                         "--coco-class), or a .h5 path")
+    r.add_argument("--score", type=_score, metavar="S",
+                   help="minimum detection confidence (default: the config's)")
+    r.add_argument("--coco-class", metavar="NAME",
+                   help='show this class of the raw COCO model (e.g. "cell phone")')
+    r.add_argument("--quiet", action="store_true", help="no status lines")
+
     # demo ------------------------------------------------------------------
     sub.add_parser("demo", help="end-to-end demo on the bundled data (phone.demo)",
                    description="Runs phone.demo.main(args); extra arguments are passed on "
@@ -258,6 +287,11 @@ def _cmd_evaluate(args):
     return evaluate.run(args)
 
 
+def _cmd_realtime(args):
+    from phone import realtime
+    return realtime.run(args)
+
+
 def _demo_available():
     try:
         return importlib.util.find_spec("phone.demo") is not None
@@ -274,7 +308,7 @@ def _cmd_demo(args):
 
 
 _COMMANDS = {"train": _cmd_train, "segment": _cmd_segment,
-             "evaluate": _cmd_evaluate, "demo": _cmd_demo}
+             "evaluate": _cmd_evaluate, "demo": _cmd_demo, "realtime": _cmd_realtime}
 
 
 def _ensure_mrcnn_importable():
