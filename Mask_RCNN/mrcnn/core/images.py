@@ -35,6 +35,13 @@ def resize(image, output_shape, order=1, mode="constant", cval=0, clip=True,
         anti_aliasing_sigma=anti_aliasing_sigma)
 
 
+def _scaled_shape(h, w, scale):
+    """(round(h * scale), round(w * scale)), each at least 1 pixel: a very
+    thin image (1 x 5000 scaled to fit 64) keeps one row instead of becoming
+    empty. Equal to Matterport's size whenever that is not 0."""
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
 def resize_image(image, min_dim=None, max_dim=None, min_scale=None,
                  mode="square", rng=None):
     """Resize an image keeping its aspect ratio.
@@ -79,8 +86,7 @@ def resize_image(image, min_dim=None, max_dim=None, min_scale=None,
             scale = max_dim / image_max
 
     if scale != 1:
-        image = resize(image, (round(h * scale), round(w * scale)),
-                       preserve_range=True)
+        image = resize(image, _scaled_shape(h, w, scale), preserve_range=True)
 
     if mode == "square":
         if not max_dim:
@@ -143,14 +149,18 @@ def resize_mask(mask, scale, padding, crop=None):
     mask = np.asarray(mask)
     as_u8 = mask.astype(np.uint8) if mask.dtype != np.uint8 else mask
     if scale != 1:
+        h, w = mask.shape[:2]
+        out_h, out_w = _scaled_shape(h, w, scale)
         if mask.shape[-1] == 0 or mask.size == 0:
-            as_u8 = np.zeros((int(round(mask.shape[0] * scale)),
-                              int(round(mask.shape[1] * scale)),
-                              mask.shape[-1]), dtype=np.uint8)
+            as_u8 = np.zeros((out_h, out_w, mask.shape[-1]), dtype=np.uint8)
         else:
+            # scipy's output size is round(n * zoom); an axis that would
+            # vanish gets the zoom that keeps it 1 pixel (as resize_image).
+            zoom_h = scale if round(h * scale) == out_h else out_h / h
+            zoom_w = scale if round(w * scale) == out_w else out_w / w
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                as_u8 = scipy.ndimage.zoom(as_u8, zoom=[scale, scale, 1], order=0)
+                as_u8 = scipy.ndimage.zoom(as_u8, zoom=[zoom_h, zoom_w, 1], order=0)
     if crop is not None:
         y, x, h, w = crop
         as_u8 = as_u8[y:y + h, x:x + w]
