@@ -128,6 +128,17 @@ def _open(filepath):
     return f
 
 
+def _check_finite(filepath, layer_name, weight_name, value):
+    """Trained weights are never NaN or infinite: such values mean a damaged
+    file (or a checkpoint of a diverged run) and would only surface later as
+    an obscure error deep inside the graph."""
+    if value.dtype.kind in "fc" and value.size and not np.isfinite(value).all():
+        bad = int(value.size - np.count_nonzero(np.isfinite(value)))
+        raise WeightsFileError(
+            f"{filepath}: layer {layer_name!r} weight {weight_name!r} has {bad} "
+            f"NaN/infinite value(s); the file is damaged")
+
+
 def read_weights_h5(filepath):
     """Reads a Keras 2 layout file into an ordered dict
     {layer_name: [(weight_name, array), ...]} (layers without weights kept
@@ -151,6 +162,8 @@ def read_weights_h5(filepath):
                 raise WeightsFileError(
                     f"{filepath}: layer {name!r} cannot be read "
                     f"({str(e).splitlines()[0]}); the file is damaged") from None
+            for w, value in out[name]:
+                _check_finite(filepath, name, w, value)
         return out
     except (KeyError, OSError) as e:
         raise WeightsFileError(

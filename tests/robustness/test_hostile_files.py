@@ -48,3 +48,37 @@ def test_resize_unchanged_for_ordinary_sizes():
     out, window, scale, _, _ = resize_image(image, min_dim=64, max_dim=64, mode="square")
     assert scale == pytest.approx(64 / 250)
     assert window == (19, 0, 19 + round(100 * 64 / 250), 64)
+
+
+# ----------------------------------------------------------------- weights files
+def _write_keras2_h5(path, layers):
+    """A minimal file in the mask_rcnn_coco.h5 layout: {layer: {weight_name: array}}."""
+    import h5py
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = np.array([n.encode() for n in layers])
+        for name, weights in layers.items():
+            g = f.create_group(name)
+            g.attrs["weight_names"] = np.array([w.encode() for w in weights])
+            for w, value in weights.items():
+                g.create_dataset(w, data=value)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_weights_are_a_damaged_file(tmp_path, bad):
+    from mrcnn.weights import WeightsFileError, read_weights_h5
+    kernel = np.ones((3, 3, 3, 4), np.float32)
+    kernel[1, 2, 0, 3] = bad
+    path = tmp_path / "w.h5"
+    _write_keras2_h5(path, {"conv1": {"conv1/kernel:0": kernel,
+                                      "conv1/bias:0": np.zeros(4, np.float32)}})
+    with pytest.raises(WeightsFileError) as e:
+        read_weights_h5(str(path))
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(str(path))
+    assert "'conv1'" in msg and "conv1/kernel:0" in msg and "1 NaN/infinite" in msg
+    # the same file with finite values reads back exactly
+    kernel[1, 2, 0, 3] = 7.0
+    _write_keras2_h5(path, {"conv1": {"conv1/kernel:0": kernel,
+                                      "conv1/bias:0": np.zeros(4, np.float32)}})
+    got = read_weights_h5(str(path))
+    np.testing.assert_array_equal(got["conv1"][0][1], kernel)
