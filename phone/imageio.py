@@ -148,8 +148,38 @@ def write_png_atomic(path, array):
     return path
 
 
+def current_umask():
+    """The process umask (read from /proc on Linux; elsewhere set and
+    restored, which is what Python offers)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def set_new_file_mode(tmp, path):
+    """Give the temp file ``tmp`` the permissions ``path`` will need: those
+    of the file it replaces, else what open() would create (0o666 minus the
+    umask). mkstemp makes 0o600 files, which os.replace would keep."""
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except OSError:
+        mode = 0o666 & ~current_umask()
+    try:
+        os.chmod(tmp, mode)
+    except OSError:
+        pass
+
+
 def write_bytes_atomic(path, data):
-    """Write ``data`` (bytes) to ``path`` via a temp file + os.replace."""
+    """Write ``data`` (bytes) to ``path`` via a temp file + os.replace.
+    The file gets ordinary permissions (see :func:`set_new_file_mode`)."""
     path = os.fspath(path)
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
@@ -157,6 +187,7 @@ def write_bytes_atomic(path, data):
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        set_new_file_mode(tmp, path)
         os.replace(tmp, path)
     except BaseException:
         try:

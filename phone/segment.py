@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 from phone.errors import ImageReadError, PhoneDataError
-from phone.imageio import read_image, write_png_atomic
+from phone.imageio import read_image, set_new_file_mode, write_png_atomic
 
 __all__ = ["Segmenter", "SegmentSummary", "VideoError", "IMAGE_EXTENSIONS",
            "MASK_SUFFIX", "OVERLAY_SUFFIX", "SPLASH_SUFFIX", "color_splash",
@@ -589,6 +589,7 @@ def segment_video(segmenter, video_path, out_dir, out_video=None, style="overlay
         if writer is not None:
             writer.release()
             writer = None
+            set_new_file_mode(tmp, out_video)
             os.replace(tmp, out_video)
             tmp = None
     finally:

@@ -86,3 +86,41 @@ def spawn(args, cwd, **kwargs):
     return subprocess.Popen([sys.executable] + [str(a) for a in args], cwd=str(cwd),
                             env=subprocess_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def fixed_instances(h, w):
+    """What the fixed detector finds in an h x w image: two overlapping
+    boxes' masks (class 1). Rows/columns are clipped to the image, so a
+    1 x 1 image gets one-pixel masks."""
+    masks = np.zeros((h, w, 2), bool)
+    masks[h // 4:max(h // 2, 1), w // 4:max(w // 2, 1), 0] = True
+    masks[h // 3:max(3 * h // 4, 1), w // 2:max(3 * w // 4, 1), 1] = True
+    rois = np.array([[h // 4, w // 4, max(h // 2, 1), max(w // 2, 1)],
+                     [h // 3, w // 2, max(3 * h // 4, 1), max(3 * w // 4, 1)]], np.int32)
+    return {"rois": rois, "class_ids": np.array([1, 1], np.int32),
+            "scores": np.array([0.9, 0.8], np.float32), "masks": masks}
+
+
+def expected_mask(h, w):
+    """The 0/255 mask file content for the fixed detector's instances."""
+    return np.where(fixed_instances(h, w)["masks"].any(axis=2), 255, 0).astype(np.uint8)
+
+
+class FixedModel:
+    """Stands in for a MaskRCNN in inference mode: records the images it is
+    given and returns fixed_instances for each."""
+
+    def __init__(self, batch=1, delay=0.0):
+        class C(TinyInferenceConfig):
+            IMAGES_PER_GPU = batch
+        self.config = C()
+        self.delay = delay
+        self.calls = []
+
+    def detect(self, images, verbose=0):
+        import time
+        assert len(images) == self.config.BATCH_SIZE
+        if self.delay:
+            time.sleep(self.delay)
+        self.calls.append([np.asarray(im).copy() for im in images])
+        return [fixed_instances(*np.asarray(im).shape[:2]) for im in images]
