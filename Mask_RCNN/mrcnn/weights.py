@@ -82,6 +82,33 @@ def weight_names(layer_name, variables, nested=False):
     return names
 
 
+def _umask():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _finish_new_file(tmp, filepath):
+    """Before the rename: give the temp file the permissions a plain open()
+    would (mkstemp makes it 0o600; a replaced file keeps its mode) and flush
+    it to disk, so that a power cut cannot leave an empty checkpoint under
+    the final name."""
+    try:
+        mode = os.stat(filepath).st_mode & 0o7777
+    except OSError:
+        mode = 0o666 & ~_umask()
+    os.chmod(tmp, mode)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+
+
 def save_weights_h5(keras_model, filepath, keras_version="2.2.4"):
     """Writes the model's weights in the Keras 2 layout, atomically (temp file
     in the same folder, then rename): an interrupted save never leaves a
@@ -107,6 +134,7 @@ def save_weights_h5(keras_model, filepath, keras_version="2.2.4"):
                     [n.encode("utf8") for n in names])
                 for name, v in zip(names, variables):
                     g.create_dataset(name, data=np.asarray(v.numpy()))
+        _finish_new_file(tmp, filepath)
         os.replace(tmp, filepath)
     except BaseException:
         if os.path.exists(tmp):

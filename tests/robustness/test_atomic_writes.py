@@ -58,3 +58,21 @@ def test_overlay_video_gets_umask_mode(tmp_path, umask_027):
         np.testing.assert_array_equal(mask, expected_mask(32, 40))
         assert _mode(out / f"clip_{i:06d}_mask.png") == 0o640
     assert sorted(os.listdir(out)) == ["clip_000000_mask.png", "clip_000001_mask.png", "over.avi"]
+
+
+def test_checkpoint_gets_umask_mode_and_loads(tmp_path, umask_027):
+    import keras
+    from mrcnn.weights import read_weights_h5, save_weights_h5
+    inp = keras.Input((3,))
+    model = keras.Model(inp, keras.layers.Dense(2, name="fc")(inp))
+    model.get_layer("fc").set_weights([np.arange(6, dtype=np.float32).reshape(3, 2),
+                                       np.array([1, 2], np.float32)])
+    path = tmp_path / "run" / "mask_rcnn_x_0001.h5"
+    save_weights_h5(model, path)
+    assert _mode(path) == 0o640
+    assert os.listdir(path.parent) == [path.name]          # no temp file left
+    stored = read_weights_h5(str(path))
+    np.testing.assert_array_equal(stored["fc"][0][1], np.arange(6).reshape(3, 2))
+    os.chmod(path, 0o600)                                  # the user's choice is kept
+    save_weights_h5(model, path)
+    assert _mode(path) == 0o600
