@@ -133,8 +133,10 @@ class MaskRCNN:
                 mshape = [config.MINI_MASK_SHAPE[0], config.MINI_MASK_SHAPE[1], None]
             else:
                 mshape = [config.IMAGE_SHAPE[0], config.IMAGE_SHAPE[1], None]
+            # Masks travel as uint8 (0/1): tf.distribute cannot split or
+            # concatenate bool batches across replicas. Bool arrays are cast.
             input_gt_masks = KL.Input(shape=mshape, name="input_gt_masks",
-                                      dtype="bool")
+                                      dtype="uint8")
         else:
             input_anchors = KL.Input(shape=[None, 4], name="input_anchors")
 
@@ -309,12 +311,12 @@ class MaskRCNN:
         """Attaches an SGD optimiser (momentum, gradient clipping, optional
         schedule) to the training model. Losses are the model's outputs."""
         c = self.config
-        optimizer = T.make_optimizer(
-            learning_rate, momentum, c.GRADIENT_CLIP_NORM,
-            schedule=getattr(c, "LEARNING_RATE_SCHEDULE", None),
-            total_steps=total_steps,
-            warmup_steps=getattr(c, "LEARNING_RATE_WARMUP_STEPS", 0))
         with self.strategy.scope():
+            optimizer = T.make_optimizer(
+                learning_rate, momentum, c.GRADIENT_CLIP_NORM,
+                schedule=getattr(c, "LEARNING_RATE_SCHEDULE", None),
+                total_steps=total_steps,
+                warmup_steps=getattr(c, "LEARNING_RATE_WARMUP_STEPS", 0))
             self.keras_model.compile(optimizer=optimizer,
                                      jit_compile=bool(getattr(c, "XLA", False)))
 
@@ -402,11 +404,12 @@ class MaskRCNN:
         self.set_trainable(layers, verbose=verbose)
         steps = max(0, epochs - self.epoch) * c.STEPS_PER_EPOCH
         self.compile(learning_rate, c.LEARNING_MOMENTUM, total_steps=steps)
-        history = self.keras_model.fit(
-            train_seq, initial_epoch=self.epoch, epochs=epochs,
-            steps_per_epoch=c.STEPS_PER_EPOCH, callbacks=callbacks,
-            validation_data=val_seq, validation_steps=c.VALIDATION_STEPS,
-            verbose=verbose)
+        with self.strategy.scope():
+            history = self.keras_model.fit(
+                train_seq, initial_epoch=self.epoch, epochs=epochs,
+                steps_per_epoch=c.STEPS_PER_EPOCH, callbacks=callbacks,
+                validation_data=val_seq, validation_steps=c.VALIDATION_STEPS,
+                verbose=verbose)
         self.epoch = max(self.epoch, epochs)
         self.last_checkpoints = checkpoint.saved
         if checkpoint.nan_epoch is not None:

@@ -112,7 +112,7 @@ def test_sequence_batch_dict():
         "input_rpn_bbox": ((2, 64, 4), np.float32),
         "input_gt_class_ids": ((2, 4), np.int32),
         "input_gt_boxes": ((2, 4, 4), np.float32),
-        "input_gt_masks": ((2, 28, 28, 4), np.bool_),
+        "input_gt_masks": ((2, 28, 28, 4), np.uint8),
     }
     assert set(b) == set(expected)
     for k, (shape, dtype) in expected.items():

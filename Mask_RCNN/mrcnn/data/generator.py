@@ -8,7 +8,7 @@ Shapes (B = batch size, A = anchors, G = MAX_GT_INSTANCES):
     input_rpn_bbox     [B, RPN_TRAIN_ANCHORS_PER_IMAGE, (dy, dx, log(dh), log(dw))]
     input_gt_class_ids [B, G] int32 (0 = padding, negative = crowd)
     input_gt_boxes     [B, G, (y1, x1, y2, x2)] float32 pixels
-    input_gt_masks     [B, MINI_MASK_SHAPE[0], MINI_MASK_SHAPE[1], G] bool
+    input_gt_masks     [B, MINI_MASK_SHAPE[0], MINI_MASK_SHAPE[1], G] uint8 0/1
                        ([B, H, W, G] without mini masks)
 """
 import logging
@@ -446,8 +446,10 @@ class MaskRCNNSequence(keras.utils.PyDataset):
                         (B, config.RPN_TRAIN_ANCHORS_PER_IMAGE, 4), np.float32),
                     "input_gt_class_ids": np.zeros((B, G), np.int32),
                     "input_gt_boxes": np.zeros((B, G, 4), np.float32),
+                    # uint8 0/1, not bool: tf.distribute cannot split bool
+                    # batches across replicas (the model input is uint8).
                     "input_gt_masks": np.zeros(
-                        (B, masks.shape[0], masks.shape[1], G), bool),
+                        (B, masks.shape[0], masks.shape[1], G), np.uint8),
                 }
             elif batch["input_image"].shape[1:] != image.shape:
                 raise ImageDataError(
