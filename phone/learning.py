@@ -1,0 +1,130 @@
+"""Teach the phone model from what we can make: synthetic CORe50-like frames
+(datasets/synthetic.py), optionally with real annotated phones cut out and
+pasted onto new backgrounds, trained from scratch with PhoneScratchConfig.
+
+Used by ``make demo`` (phone/demo.py) and benchmarks/learning.py. The rule
+both follow: a real frame used in any way for training (its cut-out
+included) is never used to score that model.
+"""
+import hashlib
+import json
+import os
+import shutil
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REAL_DIR = os.path.join(REPO, "datasets", "phone")
+
+
+def _params_key(params):
+    return hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def make_synthetic_split(out_dir, n, seed, size=128, paste_from=None,
+                         exclude=(), paste_prob=0.4, negatives=0.0):
+    """Generates (or reuses, when the parameters match) a folder of synthetic
+    frames with ``via_region_data.json``. Returns the folder."""
+    from datasets import synthetic
+    params = dict(n=int(n), seed=int(seed), size=int(size),
+                  paste_from=[os.path.relpath(p, REPO) for p in (paste_from or [])],
+                  exclude=sorted(exclude), paste_prob=paste_prob,
+                  negatives=negatives, version=1)
+    stamp = os.path.join(out_dir, ".params.json")
+    if os.path.exists(stamp):
+        with open(stamp) as f:
+            if json.load(f) == params:
+                return out_dir
+        shutil.rmtree(out_dir)
+    synthetic.generate(out_dir, n, size=size, seed=seed, paste_from=paste_from,
+                       exclude=exclude, paste_prob=paste_prob,
+                       negatives=negatives)
+    with open(stamp, "w") as f:
+        json.dump(params, f)
+    return out_dir
+
+
+def load_split(folder, keep_empty=False):
+    """PhoneDataset over a folder holding via_region_data.json."""
+    from phone.dataset import PhoneDataset
+    ds = PhoneDataset()
+    ds.load_phone(folder, "", keep_empty=keep_empty)
+    ds.prepare()
+    return ds
+
+
+def load_real(subsets=("train", "val"), exclude=()):
+    """The bundled real CORe50 frames that carry annotations, minus
+    ``exclude`` (file names)."""
+    from phone.dataset import PhoneDataset
+    ds = PhoneDataset()
+    for subset in subsets:
+        ds.load_phone(REAL_DIR, subset)
+    if exclude:
+        keep = [i for i in ds.image_info
+                if os.path.basename(i["path"]) not in set(exclude)]
+        ds.image_info = keep
+    ds.prepare()
+    return ds
+
+
+def real_frame_names(subsets=("train", "val")):
+    """File names of the annotated real frames in the given subsets."""
+    return [os.path.basename(i["path"]) for i in load_real(subsets).image_info]
+
+
+def scratch_config(steps, batch_size=None, **overrides):
+    """PhoneScratchConfig with STEPS_PER_EPOCH chosen so that ``steps``
+    training steps take a few epochs (a checkpoint each)."""
+    from phone.cli import derive_config
+    from phone.config import PhoneScratchConfig
+    base = PhoneScratchConfig()
+    epochs = max(1, min(6, int(steps) // 100))
+    per_epoch = int(np.ceil(int(steps) / epochs))
+    cfg = derive_config(base, STEPS_PER_EPOCH=per_epoch,
+                        IMAGES_PER_GPU=batch_size, **overrides)
+    return cfg, epochs
+
+
+def train_scratch(train_ds, val_ds, steps, logs_dir, seed=0, batch_size=None,
+                  augment=True, verbose=1, **overrides):
+    """Trains PhoneScratchConfig from random weights for ``steps`` steps.
+
+    Returns (checkpoint path, keras History, seconds spent training).
+    """
+    import keras
+    from mrcnn.model import MaskRCNN
+    from phone.train import build_augmentation
+    cfg, epochs = scratch_config(steps, batch_size, **overrides)
+    keras.utils.set_random_seed(int(seed))
+    model = MaskRCNN("training", cfg, logs_dir)
+    t = time.time()
+    history = model.train(train_ds, val_ds, learning_rate=cfg.LEARNING_RATE,
+                          epochs=epochs, layers="all",
+                          augmentation=build_augmentation() if augment else None,
+                          verbose=verbose, seed=int(seed))
+    return model.find_last(), history, time.time() - t
+
+
+def inference_segmenter(weights, score=None, model_dir=None):
+    """A phone.segment.Segmenter for the from-scratch model."""
+    from phone.config import PhoneScratchInferenceConfig
+    from phone.segment import Segmenter
+    return Segmenter(config=PhoneScratchInferenceConfig(), weights=weights,
+                     score=score, model_dir=model_dir)
+
+
+def evaluate(segmenter, dataset):
+    """phone.evaluate report dict (per image and mean mask IoU, AP)."""
+    from phone.evaluate import evaluate_dataset
+    return evaluate_dataset(segmenter, dataset, quiet=True)
+
+
+def copy_atomic(src, dst):
+    """Copies a file so that ``dst`` is either absent or complete."""
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    tmp = dst + ".tmp"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+    return dst
