@@ -177,20 +177,70 @@ def read_json(json_path):
     except UnicodeDecodeError as e:
         raise AnnotationError(f"{json_path}: not UTF-8 text (byte {e.start})") from None
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_object_without_conflicts)
     except json.JSONDecodeError as e:
         raise AnnotationError(
             f"{json_path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except _DuplicateKey as e:
+        raise AnnotationError(
+            f"{json_path}: duplicate key {_short(e.key)} with different values in one JSON "
+            f"object (hand-edited or merged file?): one of them would be lost; keep one") from None
+    except RecursionError:
+        raise AnnotationError(f"{json_path}: JSON nested too deeply to be an annotation file") from None
+    except ValueError as e:   # e.g. an integer of more than 4300 digits
+        raise AnnotationError(f"{json_path}: malformed JSON: {str(e).splitlines()[0]}") from None
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key):
+        super().__init__(key)
+        self.key = key
+
+
+def _object_without_conflicts(pairs):
+    """json object hook: a key may repeat only with an identical value
+    (Python's json would silently keep the last one)."""
+    out = {}
+    for key, value in pairs:
+        if key in out and not _same_json(out[key], value):
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _same_json(a, b):
+    try:
+        return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    except (TypeError, ValueError):
+        return False
+
+
+#: coordinates and sizes beyond this many pixels are taken for typos
+MAX_COORDINATE = 1e9
 
 
 def _num(value, what, where):
     """A finite float from a JSON number, or AnnotationError."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise AnnotationError(f"{where}: {what} is not a number ({value!r})")
-    v = float(value)
+        raise AnnotationError(f"{where}: {what} is not a number ({_short(value)})")
+    try:
+        v = float(value)
+    except OverflowError:
+        v = math.inf
     if not math.isfinite(v):
-        raise AnnotationError(f"{where}: {what} is not finite ({value!r})")
+        raise AnnotationError(f"{where}: {what} is not finite ({_short(value)})")
+    if abs(v) > MAX_COORDINATE:
+        raise AnnotationError(f"{where}: {what} = {v:g} is out of range "
+                              f"(more than {MAX_COORDINATE:g} pixels)")
     return v
+
+
+def _short(value, limit=40):
+    """repr() of a JSON value cut to ``limit`` characters (for messages)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10 ** 30:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _class_name(attrs, name_key, default_class, where):
@@ -489,9 +539,54 @@ def _ellipse_mask(cx, cy, rx, ry, theta, height, width):
     if rx <= 0 or ry <= 0:
         inside = np.zeros_like(u, bool)
     else:
-        inside = (u / rx) ** 2 + (v / ry) ** 2 <= 1.0 + eps
+        with np.errstate(over="ignore"):   # a radius of 1e-200: inf means outside
+            inside = (u / rx) ** 2 + (v / ry) ** 2 <= 1.0 + eps
     mask[r0:r1 + 1, c0:c1 + 1] = inside
     return mask
+
+
+def _clip_polygon(pts, x0, y0, x1, y1):
+    """Sutherland-Hodgman: the part of polygon ``pts`` [N, (x, y)] inside the
+    box [x0, x1] x [y0, y1] (exact: the box is convex)."""
+    def clip(poly, inside, cross):
+        out = []
+        for i in range(len(poly)):
+            cur, prev = poly[i], poly[i - 1]
+            if inside(cur):
+                if not inside(prev):
+                    out.append(cross(prev, cur))
+                out.append(cur)
+            elif inside(prev):
+                out.append(cross(prev, cur))
+        return out
+
+    def at_x(x):
+        return lambda p, q: (x, p[1] + (q[1] - p[1]) * (x - p[0]) / (q[0] - p[0]))
+
+    def at_y(y):
+        return lambda p, q: (p[0] + (q[0] - p[0]) * (y - p[1]) / (q[1] - p[1]), y)
+
+    poly = [tuple(p) for p in np.asarray(pts, np.float64)]
+    for inside, cross in ((lambda p: p[0] >= x0, at_x(x0)), (lambda p: p[0] <= x1, at_x(x1)),
+                          (lambda p: p[1] >= y0, at_y(y0)), (lambda p: p[1] <= y1, at_y(y1))):
+        if not poly:
+            break
+        poly = clip(poly, inside, cross)
+    return np.array(poly, np.float64).reshape(-1, 2)
+
+
+def _clip_far_vertices(pts, height, width):
+    """Polygons reaching far outside the image (a vertex typed as 1e8) are
+    clipped to a box one image-size beyond every edge, so drawing the outline
+    costs at most a few image perimeters instead of exhausting memory. What
+    lies inside the image is unchanged (up to the outline's rounding where an
+    edge is cut); polygons within that box are used as they are."""
+    margin = max(height, width) + 2
+    x0, y0, x1, y1 = -margin, -margin, width - 1 + margin, height - 1 + margin
+    if len(pts) == 0 or ((pts[:, 0] >= x0).all() and (pts[:, 0] <= x1).all()
+                         and (pts[:, 1] >= y0).all() and (pts[:, 1] <= y1).all()):
+        return pts
+    return _clip_polygon(pts, x0, y0, x1, y1)
 
 
 def rasterize_region(region, height, width, image_name=None):
@@ -516,8 +611,10 @@ def rasterize_region(region, height, width, image_name=None):
         return _ellipse_mask(p["cx"], p["cy"], p["r"], p["r"], 0.0, height, width)
     if region.shape == "ellipse":
         return _ellipse_mask(p["cx"], p["cy"], p["rx"], p["ry"], p.get("theta", 0.0), height, width)
-    pts = region.to_polygon()
+    pts = _clip_far_vertices(region.to_polygon(), height, width)
     mask = np.zeros((height, width), bool)
+    if len(pts) == 0:
+        return mask
     rows, cols = pts[:, 1], pts[:, 0]
     rr, cc = skimage.draw.polygon(rows, cols, shape=(height, width))
     mask[rr, cc] = True
