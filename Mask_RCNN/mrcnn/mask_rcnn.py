@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import re
+import time
 
 import keras
 import numpy as np
@@ -451,18 +452,31 @@ class MaskRCNN:
                           image_shape, window):
         """Reformats one image's detections to the original image.
 
-        detections: [D, (y1, x1, y2, x2, class_id, score)] normalised
-        mrcnn_mask: [D, mh, mw, K]
-        Returns: boxes [N, 4] int32 pixels, class_ids [N] int32,
-            scores [N] float32, masks [H, W, N] bool (original size).
+        detections: [D, (y1, x1, y2, x2, class_id, score)] normalised,
+            zero-padded after the last detection
+        mrcnn_mask: [D, mh, mw, K] (the graph's per-class masks), or
+            [D, mh, mw] (each detection's own class mask, as _predict returns)
+        original_image_shape: [H, W, C] before resizing
+        image_shape: [h, w, C] molded; window: (y1, x1, y2, x2) pixels of the
+            image inside the molded one
+        Returns: boxes [N, (y1, x1, y2, x2)] int32 pixels, class_ids [N]
+            int32, scores [N] float32, masks [H, W, N] bool (original size).
+        Vectorised over detections except the per-mask resampling of
+        paste_masks.
         """
-        zero_ix = np.where(detections[:, 4] == 0)[0]
-        n = zero_ix[0] if zero_ix.shape[0] > 0 else detections.shape[0]
+        detections = np.asarray(detections)
+        zero_ix = np.flatnonzero(detections[:, 4] == 0)
+        n = int(zero_ix[0]) if zero_ix.size else detections.shape[0]
         boxes = detections[:n, :4]
         class_ids = detections[:n, 4].astype(np.int32)
         scores = detections[:n, 5].astype(np.float32)
-        masks = mrcnn_mask[np.arange(n), :, :, class_ids]
+        mrcnn_mask = np.asarray(mrcnn_mask)
+        if mrcnn_mask.ndim == 4:
+            masks = mrcnn_mask[np.arange(n), :, :, class_ids]
+        else:
+            masks = mrcnn_mask[:n]
 
+        # Window -> normalised, then boxes from molded to original pixels.
         window = norm_boxes(window, image_shape[:2])
         wy1, wx1, wy2, wx2 = window
         shift = np.array([wy1, wx1, wy1, wx1])
@@ -477,23 +491,79 @@ class MaskRCNN:
         full_masks = paste_masks(masks, boxes, original_image_shape)
         return boxes, class_ids, scores, full_masks
 
-    def _predict(self, molded_images, image_metas, anchors):
-        """Runs the inference graph through one compiled tf.function per
-        input shape (no retracing between same-size calls)."""
-        key = molded_images.shape
-        fn = self._predict_fns.get(key)
-        if fn is None:
-            model = self.keras_model
+    def _inference_fn(self, shape):
+        """The compiled inference function for molded inputs of ``shape``
+        [B, h, w, C], built and traced once per shape.
 
-            def forward(images, metas, anchors_):
-                self.trace_count += 1  # runs only while tracing
-                return model([images, metas, anchors_], training=False)
+        It runs the Keras inference graph and, still inside the graph, picks
+        each detection's own class mask, so only detections [B, D, 6] and
+        masks [B, D, mh, mw] leave TensorFlow (not the [B, D, mh, mw, K]
+        per-class masks nor the RPN outputs). Input shapes are fixed by an
+        input_signature, so a call never retraces. With Config.XLA the
+        function is first tried with jit_compile=True; graphs XLA cannot
+        compile (CropAndResize, NMS and data-dependent shapes in our graph)
+        fall back to the plain function with a warning, once.
+        """
+        key = tuple(int(v) for v in shape)
+        entry = self._predict_fns.get(key)
+        if entry is not None:
+            return entry
+        model = self.keras_model
+        c = self.config
+        b, h, w, ch = key
+        anchors = self.get_anchors((h, w, ch))
+        anchors = tf.constant(np.broadcast_to(anchors, (b,) + anchors.shape))
+        signature = [tf.TensorSpec(key, tf.float32),
+                     tf.TensorSpec((b, int(c.IMAGE_META_SIZE)), tf.float32)]
 
-            fn = tf.function(forward, jit_compile=False, reduce_retracing=True)
-            self._predict_fns[key] = fn
-        outs = fn(tf.constant(molded_images), tf.constant(image_metas),
-                  tf.constant(anchors))
-        return [o.numpy() for o in outs]
+        def forward(images, metas):
+            self.trace_count += 1  # Python side effect: runs only when tracing
+            outs = model([images, metas, anchors], training=False)
+            detections, mrcnn_mask = outs[0], outs[3]
+            ms = tf.shape(mrcnn_mask)
+            d = ms[1]
+            flat = tf.reshape(mrcnn_mask, [ms[0] * d, ms[2] * ms[3], ms[4]])
+            class_ids = tf.reshape(tf.cast(detections[..., 4], tf.int32), [-1, 1])
+            masks = tf.gather(flat, class_ids, axis=2, batch_dims=1)
+            masks = tf.reshape(masks, [ms[0], d, ms[2], ms[3]])
+            return detections, masks
+
+        fn = tf.function(forward, input_signature=signature,
+                         jit_compile=bool(getattr(c, "XLA", False)))
+        entry = {"fn": fn, "xla": bool(getattr(c, "XLA", False)),
+                 "plain": forward, "signature": signature}
+        self._predict_fns[key] = entry
+        return entry
+
+    def _predict(self, molded_images, image_metas, anchors=None):
+        """Runs the inference graph on molded inputs (one compiled
+        tf.function per input shape, see _inference_fn).
+
+        molded_images: [B, h, w, C] float32; image_metas: [B, META];
+        anchors: ignored (kept for callers of the old signature): the
+            anchors of the shape are a constant of the compiled function.
+        Returns: detections [B, D, (y1, x1, y2, x2, class_id, score)]
+            normalised and masks [B, D, mh, mw] float32 (each detection's
+            own class), as numpy arrays.
+        """
+        molded_images = np.asarray(molded_images, dtype=np.float32)
+        image_metas = np.asarray(image_metas, dtype=np.float32)
+        entry = self._inference_fn(molded_images.shape)
+        args = (tf.constant(molded_images), tf.constant(image_metas))
+        try:
+            detections, masks = entry["fn"](*args)
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError,
+                tf.errors.InternalError) as e:
+            if not entry["xla"]:
+                raise
+            logger.warning("Config.XLA: the inference graph does not compile "
+                           "with XLA (%s); running it without XLA",
+                           str(e).strip().splitlines()[0][:200])
+            entry["fn"] = tf.function(entry["plain"],
+                                      input_signature=entry["signature"])
+            entry["xla"] = False
+            detections, masks = entry["fn"](*args)
+        return detections.numpy(), masks.numpy()
 
     def _check_batch(self, images):
         if len(images) != self.config.BATCH_SIZE:
@@ -509,6 +579,13 @@ class MaskRCNN:
             class_ids: [N] int32
             scores: [N] float32
             masks: [H, W, N] bool instance masks at the original size
+
+        This is the fast path for real-time use: one compiled graph per
+        input size (MaskRCNN.trace_count counts the traces), only the
+        detections and their own class masks leave the graph, and masks are
+        pasted once at the end (mrcnn.core.masks.paste_masks). After each
+        call ``self.last_detect_timing`` holds the seconds spent in
+        {"mold_s", "model_s", "unmold_s", "total_s"}.
         """
         if self.mode != "inference":
             raise ValueError("Create model in inference mode to detect.")
@@ -518,6 +595,7 @@ class MaskRCNN:
             log("Processing {} images".format(len(images)))
             for image in images:
                 log("image", image)
+        t0 = time.perf_counter()
         molded_images, image_metas, windows = self.mold_inputs(images)
         image_shape = molded_images[0].shape
         for g in molded_images[1:]:
@@ -525,22 +603,25 @@ class MaskRCNN:
                 raise ValueError("After resizing, all images must have the "
                                  "same size. Check IMAGE_RESIZE_MODE and "
                                  "image sizes.")
-        anchors = np.broadcast_to(self.get_anchors(image_shape),
-                                  (self.config.BATCH_SIZE,) +
-                                  self.get_anchors(image_shape).shape)
         if verbose:
             log("molded_images", molded_images)
             log("image_metas", image_metas)
-            log("anchors", anchors)
-        detections, _, _, mrcnn_mask, _, _, _ = self._predict(
-            molded_images, image_metas, np.ascontiguousarray(anchors))
+            anchors = self.get_anchors(image_shape)
+            log("anchors", np.broadcast_to(anchors, (len(images),) +
+                                           anchors.shape))
+        t1 = time.perf_counter()
+        detections, masks = self._predict(molded_images, image_metas)
+        t2 = time.perf_counter()
         results = []
         for i, image in enumerate(images):
-            rois, class_ids, scores, masks = self.unmold_detections(
-                detections[i], mrcnn_mask[i], image.shape,
+            rois, class_ids, scores, full_masks = self.unmold_detections(
+                detections[i], masks[i], image.shape,
                 molded_images[i].shape, windows[i])
             results.append({"rois": rois, "class_ids": class_ids,
-                            "scores": scores, "masks": masks})
+                            "scores": scores, "masks": full_masks})
+        t3 = time.perf_counter()
+        self.last_detect_timing = {"mold_s": t1 - t0, "model_s": t2 - t1,
+                                   "unmold_s": t3 - t2, "total_s": t3 - t0}
         return results
 
     @staticmethod
@@ -562,20 +643,15 @@ class MaskRCNN:
         self._check_batch(molded_images)
         molded_images = np.asarray(molded_images, np.float32)
         image_metas = np.asarray(image_metas, np.float32)
-        image_shape = molded_images[0].shape
-        anchors = np.broadcast_to(self.get_anchors(image_shape),
-                                  (self.config.BATCH_SIZE,) +
-                                  self.get_anchors(image_shape).shape)
-        detections, _, _, mrcnn_mask, _, _, _ = self._predict(
-            molded_images, image_metas, np.ascontiguousarray(anchors))
+        detections, masks = self._predict(molded_images, image_metas)
         results = []
         for i, image in enumerate(molded_images):
             window = [0, 0, image.shape[0], image.shape[1]]
-            rois, class_ids, scores, masks = self.unmold_detections(
-                detections[i], mrcnn_mask[i], image.shape,
+            rois, class_ids, scores, full_masks = self.unmold_detections(
+                detections[i], masks[i], image.shape,
                 molded_images[i].shape, window)
             results.append({"rois": rois, "class_ids": class_ids,
-                            "scores": scores, "masks": masks})
+                            "scores": scores, "masks": full_masks})
         return results
 
     def ancestor(self, tensor, name, checked=None):
