@@ -391,9 +391,17 @@ def _parse_via3(data, json_path, base_dir, name_key, default_class, keep_empty):
             aid = k
     if aid is None and len(attributes) == 1:
         aid = next(iter(attributes))
-    options = (attributes.get(aid) or {}).get("options") or {} if aid is not None else {}
+    attr = attributes.get(aid) if aid is not None else None
+    options = (attr.get("options") if isinstance(attr, dict) else None) or {}
+    if not isinstance(options, dict):
+        raise AnnotationError(f"{json_path}: VIA 3 attribute {aid!r}: 'options' is not an object")
 
-    vid_list = (data.get("project") or {}).get("vid_list") or list(views)
+    project = data.get("project") or {}
+    if not isinstance(project, dict):
+        raise AnnotationError(f"{json_path}: VIA 3 'project' is not an object")
+    vid_list = project.get("vid_list") or list(views)
+    if not isinstance(vid_list, list):
+        raise AnnotationError(f"{json_path}: VIA 3 project 'vid_list' is not a list")
     by_view = {}
     for mid, m in metadata.items():
         if not isinstance(m, dict):
@@ -406,6 +414,8 @@ def _parse_via3(data, json_path, base_dir, name_key, default_class, keep_empty):
         if not isinstance(view, dict) or not view.get("fid_list"):
             continue
         fids = view["fid_list"]
+        if not isinstance(fids, list):
+            raise AnnotationError(f"{json_path}: view {vid!r}: 'fid_list' is not a list")
         if len(fids) != 1:
             raise AnnotationError(f"{json_path}: view {vid!r} has {len(fids)} files; only single-image views are supported")
         finfo = files.get(str(fids[0]))
@@ -414,6 +424,8 @@ def _parse_via3(data, json_path, base_dir, name_key, default_class, keep_empty):
         if finfo.get("type", 2) != 2:
             raise AnnotationError(f"{json_path}: file {finfo.get('fname')!r} is not an image (VIA 3 video/audio annotations are not supported)")
         filename = finfo.get("fname") or finfo.get("src")
+        if not isinstance(filename, str) or not filename:
+            raise AnnotationError(f"{json_path}: file {fids[0]!r} has no 'fname'")
         where_img = f"{json_path}: image {filename!r}"
         regions = []
         for i, (mid, m) in enumerate(by_view.get(str(vid), [])):
@@ -424,7 +436,8 @@ def _parse_via3(data, json_path, base_dir, name_key, default_class, keep_empty):
             if not isinstance(xy, list) or not xy:
                 continue   # file-level metadata, not a region
             sid = xy[0]
-            shape = _VIA3_SHAPES.get(sid) if isinstance(sid, int) else None
+            shape = (_VIA3_SHAPES.get(sid) if isinstance(sid, int) and not isinstance(sid, bool)
+                     else None)
             if shape is None or shape == "extreme_circle":
                 raise AnnotationError(f"{where}: unsupported VIA 3 shape id {sid!r}")
             c = [_num(v, f"xy[{j + 1}]", where) for j, v in enumerate(xy[1:])]
@@ -448,6 +461,8 @@ def _parse_via3(data, json_path, base_dir, name_key, default_class, keep_empty):
             elif shape == "ellipse":
                 params = dict(cx=c[0], cy=c[1], rx=c[2], ry=c[3], theta=c[4] if len(c) > 4 else 0.0)
             av = m.get("av") or {}
+            if not isinstance(av, dict):
+                raise AnnotationError(f"{where}: 'av' (attribute values) is not an object")
             value = av.get(aid, "") if aid is not None else ""
             if options and isinstance(value, str) and value:
                 ids = [v for v in value.split(",") if v != ""]
@@ -478,7 +493,10 @@ def parse_via(data, json_path="<via>", images_dir=None, name_key="name",
         entries = data["_via_img_metadata"]
         if not isinstance(entries, dict):
             raise AnnotationError(f"{json_path}: _via_img_metadata is not an object")
-        order = [k for k in (data.get("_via_image_id_list") or []) if k in entries]
+        id_list = data.get("_via_image_id_list") or []
+        if not isinstance(id_list, list):
+            raise AnnotationError(f"{json_path}: _via_image_id_list is not a list")
+        order = [k for k in id_list if isinstance(k, str) and k in entries]
         order += [k for k in entries if k not in set(order)]
         return _parse_entries(entries, order, json_path, base_dir, name_key, default_class, keep_empty)
     if "project" in data and "metadata" in data and ("file" in data or "view" in data):

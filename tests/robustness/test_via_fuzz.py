@@ -26,6 +26,7 @@ SETTINGS = settings(max_examples=400, deadline=None, derandomize=True,
 # ----------------------------------------------------------------- strategies
 HUGE = [1e308, -1e308, 1.7e308, 1e12, -1e12, 1e9, 1e6, -1e6, 10 ** 30, -(10 ** 30),
         10 ** 400, -(10 ** 400), 2 ** 63, 2 ** 64 + 1, 5e-324, -0.0]
+SANE = st.one_of(st.integers(-30, 300), st.floats(-40, 400, allow_nan=False))
 NUMBERS = st.one_of(st.integers(-300, 300),
                     st.floats(-400, 400, allow_nan=False),
                     st.floats(allow_nan=True, allow_infinity=True),
@@ -39,7 +40,8 @@ SCALARS = st.one_of(st.none(), st.booleans(), NUMBERS, st.text(max_size=6))
 JUNK = st.recursive(SCALARS, lambda inner: st.one_of(
     st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)),
     max_leaves=6)
-CLASS_VALUES = st.one_of(st.just("phone"), st.just(""), st.text(max_size=8), st.none(), NUMBERS,
+NAMES = st.sampled_from(["phone", "", " Phone ", "mobile phone", "cell_phone"])
+CLASS_VALUES = st.one_of(NAMES, NAMES, NAMES, NAMES, NAMES, st.text(max_size=8), st.none(), NUMBERS,
                          st.dictionaries(st.sampled_from(["phone", "cup", "hand"]), st.booleans(),
                                          max_size=3),
                          st.lists(st.text(max_size=3), max_size=2))
@@ -47,20 +49,22 @@ CLASS_VALUES = st.one_of(st.just("phone"), st.just(""), st.text(max_size=8), st.
 
 @st.composite
 def shape_attributes(draw):
-    kind = draw(st.sampled_from(["polygon", "polyline", "rect", "circle", "ellipse", "point",
-                                 "line", "POLYGON", "blob", ""]))
+    kind = draw(st.sampled_from(["polygon"] * 4 + ["polyline", "rect", "rect", "circle", "ellipse",
+                                 "point", "line", "POLYGON", "blob", ""]))
     sa = {"name": kind}
     low = kind.lower()
+    # most shapes get plausible numbers, some get hostile ones
+    NUM = draw(st.sampled_from([SANE, SANE, NUMBERS]))
     if low in ("polygon", "polyline"):
         n = draw(st.integers(0, 7))
-        sa["all_points_x"] = draw(st.lists(NUMBERS, min_size=n, max_size=n))
-        m = draw(st.sampled_from([n, n, n, max(0, n - 1), n + 1]))
-        sa["all_points_y"] = draw(st.lists(NUMBERS, min_size=m, max_size=m))
+        sa["all_points_x"] = draw(st.lists(NUM, min_size=n, max_size=n))
+        m = draw(st.sampled_from([n] * 6 + [max(0, n - 1), n + 1]))
+        sa["all_points_y"] = draw(st.lists(NUM, min_size=m, max_size=m))
     keys = {"rect": ("x", "y", "width", "height"), "circle": ("cx", "cy", "r"),
             "ellipse": ("cx", "cy", "rx", "ry", "theta"), "point": ("cx", "cy"),
             "line": ("x1", "y1", "x2", "y2")}.get(low, ())
     for k in keys:
-        sa[k] = draw(NUMBERS)
+        sa[k] = draw(NUM)
     return sa
 
 
@@ -135,7 +139,7 @@ def _mutate(draw, obj, depth=0):
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():
-            action = draw(st.sampled_from(["keep"] * 12 + ["drop", "junk"]))
+            action = draw(st.sampled_from(["keep"] * 20 + ["drop", "junk"]))
             if action == "drop":
                 continue
             out[k] = draw(JUNK) if action == "junk" else _mutate(draw, v, depth + 1)
@@ -149,7 +153,7 @@ def _mutate(draw, obj, depth=0):
     if isinstance(obj, list):
         out = []
         for v in obj:
-            action = draw(st.sampled_from(["keep"] * 12 + ["drop", "junk"]))
+            action = draw(st.sampled_from(["keep"] * 20 + ["drop", "junk"]))
             if action != "drop":
                 out.append(draw(JUNK) if action == "junk" else _mutate(draw, v, depth + 1))
         return out
@@ -234,6 +238,16 @@ def load_or_error(path, **kwargs):
 
 
 # ----------------------------------------------------------------- properties
+@SETTINGS
+@given(doc=hostile_documents(), keep_empty=st.booleans(),
+       default_class=st.sampled_from(["phone", None]))
+def test_hostile_via_loads_or_raises_annotation_error(doc, keep_empty, default_class):
+    path = write_text(dumps(doc))
+    images, error = load_or_error(path, keep_empty=keep_empty, default_class=default_class)
+    if has_conflicting_duplicate(doc):
+        assert error is not None and "duplicate key" in str(error), (images, error)
+
+
 @SETTINGS
 @given(text=st.one_of(
     st.text(max_size=40),
