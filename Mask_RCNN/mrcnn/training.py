@@ -135,11 +135,22 @@ def make_optimizer(learning_rate, momentum, clipnorm, schedule=None,
     return keras.optimizers.SGD(learning_rate=lr, momentum=momentum, **kwargs)
 
 
+def first_non_finite_weight(keras_model):
+    """Path of the first weight of ``keras_model`` holding a NaN or an
+    infinity, or None when all are finite."""
+    for v in keras_model.weights:
+        value = np.asarray(v.numpy())
+        if value.dtype.kind in "fc" and not np.isfinite(value).all():
+            return getattr(v, "path", None) or v.name
+    return None
+
+
 class CheckpointCallback(keras.callbacks.Callback):
     """Writes ``model_dir/.../mask_rcnn_{name}_{epoch:04d}.h5`` at each epoch
     end in the Keras 2 layout, atomically. If the epoch's loss is NaN or
-    infinite nothing is written (the last good checkpoint stays) and training
-    stops with a clear message."""
+    infinite, or a weight is (a NaN gradient in the epoch's last step leaves
+    a finite loss but broken weights), nothing is written (the last good
+    checkpoint stays) and training stops with a clear message."""
 
     def __init__(self, checkpoint_path, keras_model):
         super().__init__()
@@ -147,13 +158,20 @@ class CheckpointCallback(keras.callbacks.Callback):
         self.target = keras_model
         self.saved = []
         self.nan_epoch = None
+        self.reason = None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(float(loss)):
+            reason = f"loss is {loss}"
+        else:
+            bad = first_non_finite_weight(self.target)
+            reason = None if bad is None else f"weight {bad} is NaN/infinite"
+        if reason is not None:
             self.nan_epoch = epoch + 1
-            print(f"\nTraining stopped: loss is {loss} at epoch {epoch + 1}; "
+            self.reason = reason
+            print(f"\nTraining stopped: {reason} at epoch {epoch + 1}; "
                   f"kept the last good checkpoint "
                   f"{self.saved[-1] if self.saved else '(none yet)'}.")
             self.model.stop_training = True
@@ -196,4 +214,5 @@ def parse_checkpoint_path(model_path):
 
 
 __all__ = ["LAYER_REGEX", "MaskRCNNTrainModel", "make_optimizer",
-           "CheckpointCallback", "NaNGuard", "is_decayed", "np"]
+           "CheckpointCallback", "NaNGuard", "is_decayed", "first_non_finite_weight",
+           "np"]

@@ -81,11 +81,13 @@ def noise_image(h, w, seed=0, channels=3, dtype=np.uint8):
     return rng.randint(0, top, shape).astype(dtype)
 
 
-def spawn(args, cwd, **kwargs):
-    """Popen of ``python args...`` with the repo on the path."""
+def spawn(args, cwd, env=None):
+    """Popen of ``python args...`` with the repo on the path; ``env``: extra
+    environment variables."""
+    full = subprocess_env()
+    full.update({k: str(v) for k, v in (env or {}).items()})
     return subprocess.Popen([sys.executable] + [str(a) for a in args], cwd=str(cwd),
-                            env=subprocess_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+                            env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def fixed_instances(h, w):

@@ -1,0 +1,154 @@
+"""Helpers run inside the subprocesses of the interruption tests.
+
+As a ``--config`` target (``phone train --config hooks.py:HookedTrainConfig``)
+it is TinyTrainConfig plus a training hook chosen by environment variables:
+
+    ROBUST_MARKER       file written when the process reaches the chosen point
+    ROBUST_HANG_BATCH   "E:S": freeze at the start of step S of epoch E (1-based)
+
+As a script it runs ``phone segment`` with a fixed (fake) detector and an
+optional freeze, so ``segment --dir`` can be killed at a known point without
+building a network::
+
+    python hooks.py segment [phone segment arguments]
+        ROBUST_DETECT_DELAY  seconds per detect() call
+        ROBUST_HANG_MASK     "K": freeze while writing the K-th mask (1-based),
+                             after half of its bytes went to the temp file
+
+    python hooks.py save OUT.h5 [HANG_AFTER]
+        saves a small Keras model with mrcnn.weights.save_weights_h5; with
+        HANG_AFTER, freezes after that many datasets were written (and
+        flushed) to the temp file.
+
+Freezing writes ROBUST_MARKER and sleeps, so the test can SIGKILL the process
+at exactly that point.
+"""
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from robust_helpers import TinyTrainConfig  # noqa: E402
+
+
+class HookedTrainConfig(TinyTrainConfig):
+    """TinyTrainConfig; importing this module installs the training hook."""
+
+
+def freeze(what):
+    marker = os.environ.get("ROBUST_MARKER")
+    if marker:
+        tmp = marker + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(what)
+        os.replace(tmp, marker)
+    print(f"[hooks] frozen: {what}", flush=True)
+    time.sleep(600)
+
+
+def _install_train_hook():
+    spec = os.environ.get("ROBUST_HANG_BATCH")
+    if not spec:
+        return
+    import keras
+    from mrcnn.model import MaskRCNN
+    if getattr(MaskRCNN.train, "_robust_hooked", False):
+        return
+    hang_epoch, hang_step = (int(v) for v in spec.split(":"))
+
+    class Hang(keras.callbacks.Callback):
+        epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch + 1
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if (self.epoch, batch) == (hang_epoch, hang_step):
+                freeze(f"epoch {self.epoch} step {batch}")
+
+    original = MaskRCNN.train
+
+    def train(self, *args, custom_callbacks=None, **kwargs):
+        callbacks = list(custom_callbacks or []) + [Hang()]
+        return original(self, *args, custom_callbacks=callbacks, **kwargs)
+
+    train._robust_hooked = True
+    MaskRCNN.train = train
+
+
+_install_train_hook()
+
+
+# ------------------------------------------------------------------ segment
+def segment_main(argv):
+    import phone.imageio as imageio
+    import phone.segment as segment
+    from phone.cli import main
+    from robust_helpers import FixedModel
+
+    delay = float(os.environ.get("ROBUST_DETECT_DELAY", "0"))
+
+    def build_segmenter(args, default_batch):
+        batch = args.batch_size or default_batch
+        return segment.Segmenter(model=FixedModel(batch=batch, delay=delay)), "fixed", None
+
+    segment.build_segmenter = build_segmenter
+
+    hang_at = int(os.environ.get("ROBUST_HANG_MASK", "0"))
+    real_write = imageio.write_bytes_atomic
+    count = [0]
+
+    def write_bytes_atomic(path, data):
+        if str(path).endswith("_mask.png"):
+            count[0] += 1
+            if count[0] == hang_at:
+                # what an interrupted write leaves: a partial temp file
+                tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
+                                   "." + os.path.basename(path) + ".interrupted.tmp")
+                with open(tmp, "wb") as f:
+                    f.write(data[:len(data) // 2])
+                freeze(f"writing {path}")
+        return real_write(path, data)
+
+    imageio.write_bytes_atomic = write_bytes_atomic
+    return main(["segment"] + argv)
+
+
+def save_main(out, hang_after=None):
+    import h5py
+    import keras
+    from mrcnn.weights import save_weights_h5
+
+    inputs = keras.Input((8,))
+    x = inputs
+    for i in range(6):
+        x = keras.layers.Dense(8, name=f"fc{i}")(x)
+    model = keras.Model(inputs, x)
+    for i in range(6):
+        layer = model.get_layer(f"fc{i}")
+        layer.set_weights([w * 0 + (i + 1) for w in layer.get_weights()])
+    if hang_after is not None:
+        real = h5py.Group.create_dataset
+        count = [0]
+
+        def create_dataset(self, name, *args, **kwargs):
+            if count[0] == hang_after:
+                self.file.flush()
+                freeze(f"after {hang_after} datasets of {out}")
+            count[0] += 1
+            return real(self, name, *args, **kwargs)
+
+        h5py.Group.create_dataset = create_dataset
+    save_weights_h5(model, out)
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "segment":
+        sys.exit(segment_main(sys.argv[2:]))
+    if sys.argv[1] == "save":
+        sys.exit(save_main(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else None))
+    sys.exit(f"unknown command {sys.argv[1]!r}")
