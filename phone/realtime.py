@@ -433,11 +433,12 @@ class WindowSink:
         key = cv2.waitKey(1) & 0xFF
         if key in (ord("q"), ord("Q"), 27):
             return False
-        try:
-            if cv2.getWindowProperty(self.name, cv2.WND_PROP_VISIBLE) < 1:
+        if self._sized:   # closed with the mouse (only meaningful once shown)
+            try:
+                if cv2.getWindowProperty(self.name, cv2.WND_PROP_VISIBLE) < 1:
+                    return False
+            except cv2.error:
                 return False
-        except cv2.error:
-            return False
         return True
 
     def __call__(self, frame_id, image_bgr):
@@ -447,8 +448,8 @@ class WindowSink:
             h, w = image_bgr.shape[:2]
             f = max(1.0, self.min_width / float(w))
             cv2.resizeWindow(self.name, int(w * f), int(h * f))
-            self._sized = True
         cv2.imshow(self.name, image_bgr)
+        self._sized = True
         return self.poll()
 
     def close(self):

@@ -316,3 +316,43 @@ def test_headless_run_on_the_bundled_video_writes_an_mp4(tmp_path, scratch_weigh
     # the HUD is drawn: the top-left band differs from the source frame
     src = read_video(VIDEO)[0]
     assert np.abs(frames[0][:12, :60].astype(int) - src[:12, :60]).mean() > 20
+
+
+def test_window_sink_quits_on_q(monkeypatch):
+    """The window path with OpenCV's GUI calls replaced (the headless build
+    has none): frames are shown, q ends the run, the window is closed."""
+    calls = {"imshow": 0, "destroy": 0}
+    keys = iter([-1, -1, ord("q")])
+
+    def imshow(name, image):
+        assert name == rt.WINDOW_NAME and image.shape == (8, 8, 3)
+        calls["imshow"] += 1
+
+    monkeypatch.setattr(cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(cv2, "resizeWindow", lambda name, w, h: calls.setdefault("size", (w, h)))
+    monkeypatch.setattr(cv2, "imshow", imshow)
+    monkeypatch.setattr(cv2, "waitKey", lambda delay: next(keys, -1))
+    monkeypatch.setattr(cv2, "getWindowProperty", lambda *a: 1.0)
+    monkeypatch.setattr(cv2, "destroyWindow",
+                        lambda name: calls.__setitem__("destroy", calls["destroy"] + 1))
+    window = rt.WindowSink()
+    frames = [np.full((8, 8, 3), i, np.uint8) for i in range(10)]
+    stats = rt.run_realtime(rt.FrameSource(iter_reader(frames), "list", live=False),
+                            lambda f: f, sinks=[window], drop=False, hud=False)
+    window.close()
+    assert stats.stop_reason == "quit" and stats.processed == 3 and calls["imshow"] == 3
+    assert calls["size"] == (512, 512) and calls["destroy"] == 1
+
+
+def test_window_closed_with_the_mouse_stops(monkeypatch):
+    monkeypatch.setattr(cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(cv2, "resizeWindow", lambda *a: None)
+    monkeypatch.setattr(cv2, "imshow", lambda *a: None)
+    monkeypatch.setattr(cv2, "waitKey", lambda delay: -1)
+    visible = iter([1.0, 0.0])
+    monkeypatch.setattr(cv2, "getWindowProperty", lambda *a: next(visible, 0.0))
+    window = rt.WindowSink()
+    assert window.poll() is True            # not shown yet: visibility not checked
+    img = np.zeros((8, 8, 3), np.uint8)
+    assert window(0, img) is True
+    assert window(1, img) is False
