@@ -13,8 +13,8 @@ newest one is what ``--weights last`` picks.
 import os
 import sys
 
-__all__ = ["training_config", "load_datasets", "build_augmentation", "resolve_start_weights",
-           "load_start_weights", "run"]
+__all__ = ["training_config", "load_datasets", "unreadable_images", "build_augmentation",
+           "resolve_start_weights", "load_start_weights", "run"]
 
 
 def training_config(args):
@@ -44,9 +44,33 @@ def training_config(args):
     return config
 
 
+def unreadable_images(dataset):
+    """Decode every image of a prepared dataset; returns the one-line
+    problems ("path: what is wrong") of those that cannot be read or whose
+    pixels do not match the size the annotations were rasterised for."""
+    from phone.errors import PhoneDataError
+    problems = []
+    for image_id in dataset.image_ids:
+        info = dataset.image_info[image_id]
+        try:
+            image = dataset.load_image(image_id)
+        except PhoneDataError as e:
+            problems.append(" ".join(str(e).split()))
+            continue
+        size = (info.get("height"), info.get("width"))
+        if None not in size and tuple(image.shape[:2]) != size:
+            problems.append(f"{info.get('path')}: decodes to {image.shape[1]}x{image.shape[0]} "
+                            f"but its header says {size[1]}x{size[0]}")
+    return problems
+
+
 def load_datasets(dataset_dir):
     """Prepared (train, val) PhoneDatasets from dataset_dir/train and /val.
-    Raises PhoneDataError / CommandError naming the folder."""
+
+    Every image is decoded once up front, so a truncated or corrupt frame is
+    reported before the model is built (listed on stderr, CommandError)
+    instead of stopping the training when its turn comes.
+    Raises PhoneDataError / CommandError naming the folder or file."""
     from phone.cli import CommandError
     from phone.dataset import PhoneDataset
     if not os.path.isdir(dataset_dir):
@@ -58,6 +82,16 @@ def load_datasets(dataset_dir):
         if n == 0:
             raise CommandError(f"{os.path.join(dataset_dir, subset)}: no annotated images")
         ds.prepare()
+        bad = unreadable_images(ds)
+        if bad:
+            for line in bad[:20]:
+                print(f"  {line}", file=sys.stderr)
+            if len(bad) > 20:
+                print(f"  ... and {len(bad) - 20} more", file=sys.stderr)
+            more = f" (and {len(bad) - 1} more, listed above)" if len(bad) > 1 else ""
+            raise CommandError(f"{os.path.join(dataset_dir, subset)}: {len(bad)} of {n} images "
+                               f"cannot be used: {bad[0]}{more}; fix or remove them from "
+                               f"the annotation file")
         out.append(ds)
     return tuple(out)
 

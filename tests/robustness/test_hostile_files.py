@@ -460,3 +460,32 @@ def test_missing_camera_and_unreadable_source_for_realtime(tmp_path, tiny_weight
         assert code == 2 and "Traceback" not in err and len(lines) == 1, err
         assert named in lines[0], lines
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_train_reports_corrupt_frames_before_building_the_model(tmp_path, capsys, monkeypatch):
+    """A training frame whose header is intact but whose data is cut off
+    (an interrupted copy) would stop `phone train` when its turn comes, maybe
+    hours in; it is reported up front, with every other bad frame."""
+    from datasets.synthetic import generate
+    import mrcnn.model
+    root = tmp_path / "ds"
+    generate(root / "train", 3, size=64, seed=0)
+    generate(root / "val", 1, size=64, seed=1)
+    frames = sorted((root / "train").glob("*.png"))
+    data = frames[1].read_bytes()
+    frames[1].write_bytes(data[:len(data) // 2])          # header intact, IEND gone
+    frames[2].write_bytes(b"\x89PNG\r\n\x1a\n" + data[8:40] + b"garbage" * 20 + data[-12:])
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the model must not be built")
+    monkeypatch.setattr(mrcnn.model, "MaskRCNN", no_build)
+    code, out, err = run_cli(["train", "--dataset", root, "--weights", tmp_path / "none.h5",
+                              "--logs", tmp_path / "logs", "--config",
+                              config_spec("TinyTrainConfig")], capsys)
+    lines = error_lines(err, "phone train")
+    assert code == 2 and "Traceback" not in err and len(lines) == 1
+    assert "2 of 3 images cannot be used" in lines[0]
+    assert f"{frames[1]}: truncated PNG" in lines[0] and "(and 1 more, listed above)" in lines[0]
+    listed = [ln.strip() for ln in err.splitlines() if ln.startswith("  ")]
+    assert len(listed) == 2 and listed[1].startswith(f"{frames[2]}: ")
+    assert not (tmp_path / "logs").exists()
