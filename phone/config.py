@@ -172,7 +172,9 @@ class PhoneScratchConfig(PhoneConfig):
     MASK_HEAD_CHANNELS = 64
     IMAGES_PER_GPU = 4
     RPN_TRAIN_ANCHORS_PER_IMAGE = 128
-    TRAIN_ROIS_PER_IMAGE = 64
+    # The mask head runs on every sampled ROI, positive or not: 32 ROIs (up
+    # to ~10 positives) instead of 64 cut the step time by a third on 2 cores.
+    TRAIN_ROIS_PER_IMAGE = 32
     POST_NMS_ROIS_TRAINING = 300
     POST_NMS_ROIS_INFERENCE = 100
     LEARNING_RATE = 0.02
