@@ -170,7 +170,10 @@ class OursRunner:
                 "num_classes": int(c.NUM_CLASSES),
                 "detections": int(len(r["class_ids"])),
                 "trace_count": int(self.model.trace_count),
-                "xla": bool(getattr(c, "XLA", False))}
+                "xla": bool(getattr(c, "XLA", False)),
+                # whether XLA actually compiled the graph (else it fell back)
+                "xla_compiled": any(e["xla"] for e in
+                                    self.model._predict_fns.values())}
 
 
 class TorchRunner:

@@ -132,7 +132,13 @@ class Config(object):
     LEARNING_RATE_SCHEDULE = None
     # Linear warm-up from 0 to LEARNING_RATE over this many steps (0 = off).
     LEARNING_RATE_WARMUP_STEPS = 0
-    # Compile the train step with XLA (jit_compile=True).
+    # Compile with XLA (jit_compile=True): the train step (MaskRCNN.compile)
+    # and the inference function of detect() (MaskRCNN._inference_fn).
+    # Measured on CPU (benchmarks/RESULTS.md): our graph does not compile as
+    # a whole (CropAndResize, NMS and data-dependent shapes have no XLA
+    # kernels), so inference falls back to the plain graph with a warning
+    # and training fails; XLA on the backbone alone was not faster on CPU.
+    # Leave False.
     XLA = False
 
     # Channels of the four 3x3 convs and the deconv of the mask head.
