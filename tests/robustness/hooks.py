@@ -5,6 +5,8 @@ it is TinyTrainConfig plus a training hook chosen by environment variables:
 
     ROBUST_MARKER       file written when the process reaches the chosen point
     ROBUST_HANG_BATCH   "E:S": freeze at the start of step S of epoch E (1-based)
+    ROBUST_NAN_BATCH    "E:S": after step S of epoch E, every trainable weight
+                        becomes NaN (as after an exploding gradient)
 
 As a script it runs ``phone segment`` with a fixed (fake) detector and an
 optional freeze, so ``segment --dir`` can be killed at a known point without
@@ -49,15 +51,20 @@ def freeze(what):
     time.sleep(600)
 
 
+def _point(name):
+    spec = os.environ.get(name)
+    return tuple(int(v) for v in spec.split(":")) if spec else None
+
+
 def _install_train_hook():
-    spec = os.environ.get("ROBUST_HANG_BATCH")
-    if not spec:
+    hang, nan = _point("ROBUST_HANG_BATCH"), _point("ROBUST_NAN_BATCH")
+    if not hang and not nan:
         return
     import keras
+    import numpy as np
     from mrcnn.model import MaskRCNN
     if getattr(MaskRCNN.train, "_robust_hooked", False):
         return
-    hang_epoch, hang_step = (int(v) for v in spec.split(":"))
 
     class Hang(keras.callbacks.Callback):
         epoch = 0
@@ -66,8 +73,13 @@ def _install_train_hook():
             self.epoch = epoch + 1
 
         def on_train_batch_begin(self, batch, logs=None):
-            if (self.epoch, batch) == (hang_epoch, hang_step):
+            if (self.epoch, batch) == hang:
                 freeze(f"epoch {self.epoch} step {batch}")
+
+        def on_train_batch_end(self, batch, logs=None):
+            if (self.epoch, batch) == nan:
+                for v in self.model.trainable_weights:
+                    v.assign(np.full(v.shape, np.nan, v.dtype))
 
     original = MaskRCNN.train
 
