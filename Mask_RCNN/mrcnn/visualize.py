@@ -120,79 +120,9 @@ def _rgb(color):
 
 
 def _utils_fn(name):
-    """Fetch a function from mrcnn.utils lazily (keeps this module light)."""
-    try:
-        from mrcnn import utils  # noqa: WPS433 (lazy on purpose)
-        fn = getattr(utils, name, None)
-    except ImportError:
-        fn = None
-    return fn
-
-
-def _fallback_compute_matches(gt_boxes, gt_class_ids, gt_masks,
-                              pred_boxes, pred_class_ids, pred_scores,
-                              pred_masks, iou_threshold=0.5,
-                              score_threshold=0.0):
-    """Private stand-in for mrcnn.utils.compute_matches (used only when the
-    utils module does not provide it). Same matching rule: predictions sorted
-    by score, each matched greedily to the best unmatched GT of the same class
-    with mask IoU >= iou_threshold.
-    """
-    def trim(x):
-        return x[np.any(x != 0, axis=1)] if len(x) else x
-
-    gt_boxes = trim(np.asarray(gt_boxes))
-    gt_masks = np.asarray(gt_masks)[..., :gt_boxes.shape[0]]
-    pred_boxes = trim(np.asarray(pred_boxes))
-    pred_scores = np.asarray(pred_scores)[:pred_boxes.shape[0]]
-    order = np.argsort(pred_scores)[::-1]
-    pred_class_ids = np.asarray(pred_class_ids)[order]
-    pred_masks = np.asarray(pred_masks)[..., order]
-    m1 = pred_masks.reshape(-1, pred_masks.shape[-1]).astype(np.float32) > 0.5
-    m2 = gt_masks.reshape(-1, gt_masks.shape[-1]).astype(np.float32) > 0.5
-    if m1.shape[1] == 0 or m2.shape[1] == 0:
-        overlaps = np.zeros((m1.shape[1], m2.shape[1]))
-    else:
-        m1f = m1.astype(np.float32)
-        m2f = m2.astype(np.float32)
-        inter = m1f.T @ m2f
-        union = m1f.sum(0)[:, None] + m2f.sum(0)[None, :] - inter
-        overlaps = np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-    pred_match = -1 * np.ones([pred_boxes.shape[0]])
-    gt_match = -1 * np.ones([gt_boxes.shape[0]])
-    for i in range(len(pred_boxes)):
-        sorted_ixs = np.argsort(overlaps[i])[::-1]
-        low = np.where(overlaps[i, sorted_ixs] < score_threshold)[0]
-        if low.size > 0:
-            sorted_ixs = sorted_ixs[:low[0]]
-        for j in sorted_ixs:
-            if gt_match[j] > -1:
-                continue
-            if overlaps[i, j] < iou_threshold:
-                break
-            if pred_class_ids[i] == gt_class_ids[j]:
-                gt_match[j] = i
-                pred_match[i] = j
-                break
-    return gt_match, pred_match, overlaps
-
-
-def _fallback_unmold_mask(mask, bbox, image_shape):
-    """Private stand-in for mrcnn.utils.unmold_mask: paste a small float mask
-    into its box at full image size, thresholded at 0.5 -> bool [height, width].
-    """
-    y1, x1, y2, x2 = [int(v) for v in bbox[:4]]
-    full = np.zeros(image_shape[:2], dtype=bool)
-    h, w = y2 - y1, x2 - x1
-    if h <= 0 or w <= 0:
-        return full
-    small = cv2.resize(np.asarray(mask, np.float32), (w, h),
-                       interpolation=cv2.INTER_LINEAR) >= 0.5
-    ys, xs = max(y1, 0), max(x1, 0)
-    ye, xe = min(y2, image_shape[0]), min(x2, image_shape[1])
-    if ye > ys and xe > xs:
-        full[ys:ye, xs:xe] = small[ys - y1:ye - y1, xs - x1:xe - x1]
-    return full
+    """A function of mrcnn.utils, imported lazily (keeps this module light)."""
+    from mrcnn import utils  # lazy on purpose
+    return getattr(utils, name)
 
 
 ############################################################
@@ -386,7 +316,7 @@ def display_differences(image,
     pred_box, pred_class_id = pred_box[order], pred_class_id[order]
     pred_score, pred_mask = pred_score[order], pred_mask[..., order]
 
-    compute_matches = _utils_fn("compute_matches") or _fallback_compute_matches
+    compute_matches = _utils_fn("compute_matches")
     gt_match, pred_match, overlaps = compute_matches(
         gt_box, gt_class_id, gt_mask,
         pred_box, pred_class_id, pred_score, pred_mask,
@@ -448,7 +378,7 @@ def draw_rois(image, rois, refined_rois, mask, class_ids, class_names, limit=10)
     ax.set_xlim(-50, image.shape[1] + 20)
     ax.axis("off")
 
-    unmold_mask = _utils_fn("unmold_mask") or _fallback_unmold_mask
+    unmold_mask = _utils_fn("unmold_mask")
     for id_ in ids:
         color = np.random.rand(3)
         class_id = int(class_ids[id_])
