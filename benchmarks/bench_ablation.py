@@ -14,8 +14,11 @@ Variants, each a complete detect() on the same image and model:
                 (skimage resize)
     +paste      as before, but masks pasted with paste_masks (separable
                 resampling)
-    after       MaskRCNN.detect() now: anchors a graph constant, class masks
-                gathered in the graph, two outputs, paste_masks
+    whole       the graph uncut (mask head on all DETECTION_MAX_INSTANCES
+                slots), anchors a graph constant, class masks gathered in the
+                graph, two outputs, paste_masks
+    after       MaskRCNN.detect() now: as `whole` but the mask head runs on
+                the detections only
     frozen      (--frozen) `after` with the graph's variables frozen into
                 constants (convert_variables_to_constants_v2) so grappler can
                 fold batch norms; not used by detect() (see RESULTS.md)
@@ -91,8 +94,27 @@ def variants(runner, frozen=False):
                                  molded[0].shape, windows[0], paste)
         return run
 
+    # `whole`: today's path but with the mask head on every detection slot
+    # (the graph uncut), to isolate the effect of the cut
+    molded, metas, windows = model.mold_inputs([image])
+    key = tuple(molded.shape)
+    split_entry = model._inference_fn(key)
+    parts = model._inference_parts()
+    model._parts = None
+    model._predict_fns.pop(key)
+    whole_entry = model._inference_fn(key)
+    model._parts = parts
+    model._predict_fns[key] = split_entry
+
+    def whole():
+        import tensorflow as tf
+        molded, metas, windows = model.mold_inputs([image])
+        d, m = whole_entry["fn"](tf.constant(molded), tf.constant(metas))
+        return model.unmold_detections(d.numpy()[0], m.numpy()[0], image.shape,
+                                       molded[0].shape, windows[0])
+
     out = {"before": legacy("skimage"), "+paste": legacy("fast"),
-           "after": lambda: model.detect([image])[0]}
+           "whole": whole, "after": lambda: model.detect([image])[0]}
     if frozen:
         import tensorflow as tf
         from tensorflow.python.framework.convert_to_constants import \
@@ -170,6 +192,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--frozen", action="store_true")
+    p.add_argument("--min-confidence", type=float, default=0.0,
+                   help="DETECTION_MIN_CONFIDENCE (0: all detection slots used)")
     p.add_argument("--paste-only", action="store_true")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--inter-op", type=int, default=1)
@@ -200,7 +224,8 @@ def main(argv=None):
             spec = {"config": name, "size": s, "proposals": prop,
                     "repeats": args.repeats if s < 1024 else min(args.repeats, 3),
                     "warmup": args.warmup, "threads": args.threads,
-                    "inter_op": args.inter_op, "min_confidence": 0.0,
+                    "inter_op": args.inter_op,
+                    "min_confidence": args.min_confidence,
                     "frozen": args.frozen, "label": f"{name}@{s}/p{prop}"}
             print(f"[{time.strftime('%H:%M:%S')}] {spec['label']} ...",
                   file=sys.stderr, flush=True)

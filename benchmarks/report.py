@@ -90,7 +90,8 @@ def ablation(rep):
             row[k] = v["median_ms"]
         rows.append(row)
     if rows:
-        keys = [k for k in ("before", "+paste", "after", "frozen") if k in rows[0]]
+        keys = [k for k in ("before", "+paste", "whole", "after", "frozen")
+                if k in rows[0]]
         lines.append(md_table(rows, [("config", "label"), ("dets", "dets")] +
                               [(k + " ms", k) for k in keys] + [("load", "load")]))
     return "\n\n".join(lines)

@@ -491,14 +491,44 @@ class MaskRCNN:
         full_masks = paste_masks(masks, boxes, original_image_shape)
         return boxes, class_ids, scores, full_masks
 
+    def _inference_parts(self):
+        """The inference graph cut in two Keras models that share its layers
+        (and weights): ``head`` [image, meta, anchors] -> [detections, P2,
+        P3, P4, P5] and ``mask`` [boxes, meta, P2, P3, P4, P5] -> per-class
+        masks (the mask branch after ``detection_boxes``). None when the
+        graph cannot be cut (e.g. a custom graph without those layers)."""
+        if hasattr(self, "_parts"):
+            return self._parts
+        km = self.keras_model
+        try:
+            feats = [km.get_layer(f"fpn_p{k}").output for k in (2, 3, 4, 5)]
+            meta = km.get_layer("input_image_meta").output
+            head = keras.Model(km.inputs,
+                               [km.get_layer("mrcnn_detection").output] + feats,
+                               name="mask_rcnn_head")
+            mask = keras.Model([km.get_layer("detection_boxes").output, meta]
+                               + feats, km.get_layer("mrcnn_mask").output,
+                               name="mask_rcnn_mask_branch")
+            self._parts = (head, mask)
+        except Exception as e:  # keep detect() working on any graph
+            logger.info("inference graph not split (%s); the mask head runs "
+                        "on all DETECTION_MAX_INSTANCES slots", e)
+            self._parts = None
+        return self._parts
+
     def _inference_fn(self, shape):
         """The compiled inference function for molded inputs of ``shape``
         [B, h, w, C], built and traced once per shape.
 
-        It runs the Keras inference graph and, still inside the graph, picks
-        each detection's own class mask, so only detections [B, D, 6] and
-        masks [B, D, mh, mw] leave TensorFlow (not the [B, D, mh, mw, K]
-        per-class masks nor the RPN outputs). Input shapes are fixed by an
+        It runs the inference graph in two parts (see _inference_parts):
+        backbone to detections, then the mask head on the detections only,
+        not on the zero padding up to DETECTION_MAX_INSTANCES that
+        Matterport's graph also feeds it (each ROI's mask is computed
+        independently, so the masks are the same). Still inside the graph,
+        each detection's own class mask is picked, so only detections
+        [B, D, 6] and masks [B, D, mh, mw] leave TensorFlow (not the
+        [B, D, mh, mw, K] per-class masks nor the RPN outputs); rows after
+        the detections are zeros. Input shapes are fixed by an
         input_signature, so a call never retraces. With Config.XLA the
         function is first tried with jit_compile=True; graphs XLA cannot
         compile (CropAndResize, NMS and data-dependent shapes in our graph)
@@ -509,6 +539,7 @@ class MaskRCNN:
         if entry is not None:
             return entry
         model = self.keras_model
+        parts = self._inference_parts()
         c = self.config
         b, h, w, ch = key
         anchors = self.get_anchors((h, w, ch))
@@ -516,16 +547,33 @@ class MaskRCNN:
         signature = [tf.TensorSpec(key, tf.float32),
                      tf.TensorSpec((b, int(c.IMAGE_META_SIZE)), tf.float32)]
 
+        def class_masks(mrcnn_mask, class_ids):
+            # [B, N, mh, mw, K] + [B, N] -> [B, N, mh, mw]
+            ms = tf.shape(mrcnn_mask)
+            flat = tf.reshape(mrcnn_mask, [ms[0] * ms[1], ms[2] * ms[3], ms[4]])
+            picked = tf.gather(flat, tf.reshape(class_ids, [-1, 1]), axis=2,
+                               batch_dims=1)
+            return tf.reshape(picked, [ms[0], ms[1], ms[2], ms[3]])
+
         def forward(images, metas):
             self.trace_count += 1  # Python side effect: runs only when tracing
-            outs = model([images, metas, anchors], training=False)
-            detections, mrcnn_mask = outs[0], outs[3]
-            ms = tf.shape(mrcnn_mask)
-            d = ms[1]
-            flat = tf.reshape(mrcnn_mask, [ms[0] * d, ms[2] * ms[3], ms[4]])
-            class_ids = tf.reshape(tf.cast(detections[..., 4], tf.int32), [-1, 1])
-            masks = tf.gather(flat, class_ids, axis=2, batch_dims=1)
-            masks = tf.reshape(masks, [ms[0], d, ms[2], ms[3]])
+            if parts is None:
+                outs = model([images, metas, anchors], training=False)
+                detections = outs[0]
+                return detections, class_masks(
+                    outs[3], tf.cast(detections[..., 4], tf.int32))
+            head, mask = parts
+            detections, *feats = head([images, metas, anchors], training=False)
+            class_ids = tf.cast(detections[..., 4], tf.int32)
+            d = tf.shape(detections)[1]
+            # detections are packed first (DetectionLayer zero-pads after
+            # them); at least one row keeps every shape non-empty
+            n = tf.maximum(tf.reduce_max(tf.reduce_sum(
+                tf.cast(class_ids > 0, tf.int32), axis=1)), 1)
+            mrcnn_mask = mask([detections[:, :n, :4], metas] + feats,
+                              training=False)
+            masks = class_masks(mrcnn_mask, class_ids[:, :n])
+            masks = tf.pad(masks, [[0, 0], [0, d - n], [0, 0], [0, 0]])
             return detections, masks
 
         fn = tf.function(forward, input_signature=signature,
