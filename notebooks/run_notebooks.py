@@ -196,11 +196,22 @@ def _write_atomic(nb, path):
     try:
         with os.fdopen(fd, "w", encoding="utf8") as f:
             nbformat.write(nb, f)
+        os.chmod(tmp, _file_mode(path))   # mkstemp makes 0600 files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _file_mode(path):
+    """The mode of the file being replaced, else the umask's default."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _parse_param(text):

@@ -138,7 +138,7 @@ def test_train_phone_notebook_trains_plots_and_evaluates(tmp_path):
     nb, text = execute(
         "train_phone", tmp_path, WEIGHTS="auto", DOWNLOAD_COCO=False,
         COCO_MODEL_PATH=str(tmp_path / "no_coco.h5"), DEMO_MODEL_PATH=str(tmp_path / "no_demo.h5"),
-        SYNTHETIC_TRAIN=4, IMAGE_SIZE=64, IMAGES_PER_STEP=1, STEPS_PER_EPOCH=1, VALIDATION_STEPS=1,
+        SYNTHETIC_TRAIN=4, SYNTHETIC_VAL=2, IMAGE_SIZE=64, IMAGES_PER_STEP=1, STEPS_PER_EPOCH=1, VALIDATION_STEPS=1,
         HEADS_EPOCHS=1, ALL_EPOCHS=2, LOGS_DIR=str(logs), OUTPUT_DIR=str(tmp_path / "out"))
     assert "starting from random weights" in text
     assert "training images: 6 (2 real + 4 synthetic)" in text
