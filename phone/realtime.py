@@ -320,8 +320,10 @@ def _to_bgr(frame):
     return np.ascontiguousarray(frame[:, :, :3])
 
 
-def draw_hud(image_bgr, lines):
-    """Write text lines in the top-left corner on a dark band.
+def draw_hud(image_bgr, lines, corner="bottom"):
+    """Write text lines in the bottom-left (or "top"-left) corner on a dark
+    band. The bottom keeps clear of the instance captions, which sit above
+    the boxes.
 
     image_bgr: [H, W, 3] uint8 (modified in place and returned).
     The font scales with the frame width (readable from 128 px up).
@@ -335,11 +337,12 @@ def draw_hud(image_bgr, lines):
     line_h = max([s[0][1] + s[1] for s in sizes] + [1]) + 4
     band_w = min(w, max([s[0][0] for s in sizes] + [0]) + 8)
     band_h = min(h, line_h * len(lines) + 4)
+    top = 0 if corner == "top" else h - band_h
     if band_w > 0 and band_h > 0:
-        roi = image_bgr[:band_h, :band_w]
+        roi = image_bgr[top:top + band_h, :band_w]
         roi[:] = (roi.astype(np.uint16) * 2 // 5).astype(np.uint8)
     for i, text in enumerate(lines):
-        y = 2 + line_h * (i + 1) - 4
+        y = top + 2 + line_h * (i + 1) - 4
         cv2.putText(image_bgr, text, (4, y), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
     return image_bgr
 
@@ -405,6 +408,9 @@ class VideoSink:
             return None
         self._writer.release()
         self._writer = None
+        umask = os.umask(0)   # mkstemp makes 0600 files: give the video the usual mode
+        os.umask(umask)
+        os.chmod(self._tmp, 0o666 & ~umask)
         os.replace(self._tmp, self.path)
         self._tmp = None
         return self.path

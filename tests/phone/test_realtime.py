@@ -141,9 +141,9 @@ def test_sinks_get_hud_frames_and_can_stop_the_run():
     stats = rt.run_realtime(src, lambda f: f, sinks=[sink], drop=False)
     assert stats.stop_reason == "quit" and stats.processed == 3
     assert [i for i, _ in got] == [0, 1, 2]
-    # the HUD band (darkened) holds white text; the input frames stay black
+    # the HUD band (darkened, bottom left) holds white text; the input frames stay black
     assert got[0][1].shape == (128, 128, 3)
-    assert got[0][1][:20, :80].max() > 200 and got[0][1][60:, :].max() == 0
+    assert got[0][1][-20:, :80].max() > 200 and got[0][1][:60, :].max() == 0
     assert frames[0].max() == 0
 
 
@@ -313,9 +313,9 @@ def test_headless_run_on_the_bundled_video_writes_an_mp4(tmp_path, scratch_weigh
     assert len(frames) == 6
     assert frames[0].shape == (256, 256, 3)
     assert "6 of" in captured.out and f"Wrote {out}" in captured.out
-    # the HUD is drawn: the top-left band differs from the source frame
+    # the HUD is drawn: the bottom-left band differs from the source frame
     src = read_video(VIDEO)[0]
-    assert np.abs(frames[0][:12, :60].astype(int) - src[:12, :60]).mean() > 20
+    assert np.abs(frames[0][-12:, :60].astype(int) - src[-12:, :60]).mean() > 20
 
 
 def test_window_sink_quits_on_q(monkeypatch):
