@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from phone.errors import AnnotationError, PhoneDataWarning
 from phone.via import AREA_SHAPES, ViaImage, ViaRegion, load_via, rasterize_regions
 
-SETTINGS = settings(max_examples=400, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=400, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # ----------------------------------------------------------------- strategies
