@@ -6,9 +6,11 @@ mask of the image's size, warning only with PhoneDataWarning) or raises
 AnnotationError with one line that starts with the file's path. No other
 exception escapes. Valid files load to exactly what was written.
 """
+import atexit
 import json
 import math
 import os
+import shutil
 import tempfile
 import warnings
 
@@ -195,6 +197,7 @@ def has_conflicting_duplicate(obj):
 
 # ----------------------------------------------------------------- helpers
 _DIR = tempfile.mkdtemp(prefix="via_fuzz_")
+atexit.register(shutil.rmtree, _DIR, ignore_errors=True)
 JSON_PATH = os.path.join(_DIR, "via_region_data.json")
 
 
