@@ -480,7 +480,10 @@ class MaskRCNN:
         window = norm_boxes(window, image_shape[:2])
         wy1, wx1, wy2, wx2 = window
         shift = np.array([wy1, wx1, wy1, wx1])
-        wh, ww = wy2 - wy1, wx2 - wx1
+        # A frame far wider than tall becomes a 1-pixel strip of the molded
+        # image: keep the window at least one pixel so boxes stay finite.
+        wh = max(wy2 - wy1, 1.0 / (image_shape[0] - 1))
+        ww = max(wx2 - wx1, 1.0 / (image_shape[1] - 1))
         scale = np.array([wh, ww, wh, ww])
         boxes = np.divide(boxes - shift, scale)
         boxes = denorm_boxes(boxes, original_image_shape[:2]).astype(np.int32)
@@ -576,7 +579,9 @@ class MaskRCNN:
             masks = tf.pad(masks, [[0, 0], [0, d - n], [0, 0], [0, 0]])
             return detections, masks
 
-        fn = tf.function(forward, input_signature=signature,
+        # autograph=False: forward has no tensor-dependent Python control
+        # flow, and AutoGraph only warns that it cannot convert the model.
+        fn = tf.function(forward, input_signature=signature, autograph=False,
                          jit_compile=bool(getattr(c, "XLA", False)))
         entry = {"fn": fn, "xla": bool(getattr(c, "XLA", False)),
                  "plain": forward, "signature": signature}
@@ -607,7 +612,7 @@ class MaskRCNN:
             logger.warning("Config.XLA: the inference graph does not compile "
                            "with XLA (%s); running it without XLA",
                            str(e).strip().splitlines()[0][:200])
-            entry["fn"] = tf.function(entry["plain"],
+            entry["fn"] = tf.function(entry["plain"], autograph=False,
                                       input_signature=entry["signature"])
             entry["xla"] = False
             detections, masks = entry["fn"](*args)

@@ -250,11 +250,6 @@ def test_real_model_on_tiny_and_thin_images(tmp_path, tiny_weights, capsys):
         np.testing.assert_array_equal(mask, bw)
 
 
-@pytest.mark.xfail(reason="MaskRCNN.unmold_detections divides by the window's normalised "
-                          "height, which is 0 when the image is resized to a 1-pixel-thick "
-                          "window (1x5000 at 64 px): NaN boxes, RuntimeWarnings, detections "
-                          "dropped; the fix belongs in mrcnn/mask_rcnn.py (docs/robustness.md)",
-                   strict=False)
 def test_thin_image_detection_is_unmolded(tmp_path):
     """A detection over the one-row window of a 1 x 5000 frame maps back to
     row 0 of the frame."""
