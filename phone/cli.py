@@ -93,9 +93,14 @@ def derive_config(config, **overrides):
     return sub()
 
 
-def _one_line(e):
+def _one_line(e, limit=None):
+    """An error message folded onto one line; with ``limit``, cut to that many
+    characters (TensorFlow op errors run to pages of graph detail)."""
     text = str(e).strip() or type(e).__name__
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    if limit and len(text) > limit:
+        text = text[:limit - 1].rstrip() + "…"
+    return text
 
 
 # --------------------------------------------------------------- parser
@@ -387,7 +392,8 @@ def main(argv=None):
         if isinstance(e, FloatingPointError):
             _report(prog, str(e))
             return EXIT_FAILED
-        _report(prog, f"{type(e).__name__}: {_one_line(e)} (run with --debug for the traceback)")
+        _report(prog, f"{type(e).__name__}: {_one_line(e, limit=300)} "
+                      f"(run with --debug for the traceback)")
         return EXIT_FAILED
 
 

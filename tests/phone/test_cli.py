@@ -154,6 +154,14 @@ def test_unexpected_error_is_one_line_unless_debug(capsys, monkeypatch):
     with pytest.raises(RuntimeError):
         run_cli(["--debug", "segment", "--image", "x.png"], capsys)
 
+    def huge(args):  # TensorFlow op errors carry pages of graph detail
+        raise RuntimeError("node ProposalLayer failed " + "detail " * 500)
+    monkeypatch.setattr(phone.segment, "run", huge)
+    code, _, err = run_cli(["segment", "--image", "x.png"], capsys)
+    line, = err.strip().splitlines()
+    assert code == 1 and len(line) < 420 and "node ProposalLayer failed" in line
+    assert "…" in line
+
     def interrupted(args):
         raise KeyboardInterrupt
     monkeypatch.setattr(phone.segment, "run", interrupted)
