@@ -177,7 +177,7 @@ class PhoneScratchConfig(PhoneConfig):
     TRAIN_ROIS_PER_IMAGE = 32
     POST_NMS_ROIS_TRAINING = 300
     POST_NMS_ROIS_INFERENCE = 100
-    LEARNING_RATE = 0.02
+    LEARNING_RATE = 0.01            # 0.02 diverged (NaN) after ~300 steps
     LEARNING_RATE_SCHEDULE = "cosine"
     LEARNING_RATE_WARMUP_STEPS = 30
     DETECTION_MIN_CONFIDENCE = 0.5

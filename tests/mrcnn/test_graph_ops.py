@@ -606,3 +606,20 @@ def test_mrcnn_mask_loss_uses_gt_class_mask():
                                        const(np.zeros_like(target_ids),
                                              tf.int32), const(pred)))
     assert zero == 0.0
+
+
+def test_apply_box_deltas_graph_caps_log_scale():
+    """Huge log(dh)/log(dw) (a diverging head) stay finite: capped at
+    log(1000/16); ordinary deltas are untouched."""
+    import tensorflow as tf
+    from mrcnn.layers.box_ops import BBOX_XFORM_CLIP, apply_box_deltas_graph
+    boxes = tf.constant([[0.0, 0.0, 0.1, 0.2], [0.4, 0.4, 0.6, 0.6]])
+    deltas = tf.constant([[0.0, 0.0, 500.0, 90.0], [0.0, 0.0, 0.5, -0.5]])
+    out = apply_box_deltas_graph(boxes, deltas).numpy()
+    assert np.all(np.isfinite(out))
+    g = np.exp(BBOX_XFORM_CLIP)
+    np.testing.assert_allclose(out[0], [0.05 - 0.05 * g, 0.1 - 0.1 * g,
+                                        0.05 + 0.05 * g, 0.1 + 0.1 * g], rtol=1e-5)
+    h, w = 0.2 * np.exp(0.5), 0.2 * np.exp(-0.5)
+    np.testing.assert_allclose(out[1], [0.5 - h / 2, 0.5 - w / 2, 0.5 + h / 2,
+                                        0.5 + w / 2], rtol=1e-5)

@@ -16,11 +16,19 @@ def log2_graph(x):
     return tf.math.log(x) / tf.math.log(2.0)
 
 
+# Largest log-scale a delta may apply (torchvision's bbox_xform_clip,
+# log(1000 / 16)): a box may grow 62.5x at most. Untrained or diverging heads
+# can emit huge log(dh), whose exp overflows to inf and poisons the loss with
+# NaN; a trained model never gets near it.
+BBOX_XFORM_CLIP = 4.135166556742356
+
+
 def apply_box_deltas_graph(boxes, deltas):
     """Applies deltas to boxes.
 
     boxes: [N, (y1, x1, y2, x2)] boxes to update
-    deltas: [N, (dy, dx, log(dh), log(dw))] refinements to apply
+    deltas: [N, (dy, dx, log(dh), log(dw))] refinements to apply; log(dh) and
+        log(dw) are capped at BBOX_XFORM_CLIP.
     Returns: [N, (y1, x1, y2, x2)]
     """
     height = boxes[..., 2] - boxes[..., 0]
@@ -29,8 +37,8 @@ def apply_box_deltas_graph(boxes, deltas):
     center_x = boxes[..., 1] + 0.5 * width
     center_y += deltas[..., 0] * height
     center_x += deltas[..., 1] * width
-    height *= tf.exp(deltas[..., 2])
-    width *= tf.exp(deltas[..., 3])
+    height *= tf.exp(tf.minimum(deltas[..., 2], BBOX_XFORM_CLIP))
+    width *= tf.exp(tf.minimum(deltas[..., 3], BBOX_XFORM_CLIP))
     y1 = center_y - 0.5 * height
     x1 = center_x - 0.5 * width
     return tf.stack([y1, x1, y1 + height, x1 + width], axis=-1,
