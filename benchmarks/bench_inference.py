@@ -401,6 +401,8 @@ def plan(args):
         specs.append(spec)
         if torch_too and with_torch:
             specs.append(dict(spec, framework="pair"))
+            if args.torch_alone:
+                specs.append(dict(spec, framework="torch"))
 
     for n in names:
         if n == "coco":
@@ -450,7 +452,7 @@ def compare(pairs):
 
 def print_tables(report, out=sys.stdout):
     rows = report["results"]
-    cols = [("config", "label"), ("backbone", "backbone"),
+    cols = [("config", "label"), ("fw", "framework"), ("backbone", "backbone"),
             ("size", "input_size"), ("props", "proposals"),
             ("dets", "detections"),
             ("e2e med", lambda r: r["e2e"]["median_ms"]),
@@ -467,7 +469,7 @@ def print_tables(report, out=sys.stdout):
           f"TF {m['tensorflow']}, Keras {m['keras']}, torch {m['torch']}; "
           f"load before {m['loadavg']}, after {report['loadavg_after']}",
           file=out)
-    print("mrcnn, batch 1, times in ms (median / p90); fps = 1000 / median "
+    print("batch 1, times in ms (median / p90); fps = 1000 / median "
           "e2e; load = 1-min load average after the row\n", file=out)
     print(C.table(rows, cols), file=out)
     if report["comparison"]:
@@ -522,6 +524,9 @@ def parse_args(argv):
                    help="Config.XLA = True (XLA-compile what compiles)")
     p.add_argument("--no-torch", dest="torch", action="store_false",
                    help="skip torchvision")
+    p.add_argument("--torch-alone", action="store_true",
+                   help="also time torchvision in its own process (a row "
+                        "like ours; checks that pairing is fair)")
     p.add_argument("--no-isolate", dest="isolate", action="store_false",
                    help="run configurations in this process (peak memory is "
                         "then the process's peak so far)")

@@ -38,8 +38,8 @@ def machine_line(m):
 def inference(rep):
     lines = [f"Machine: {machine_line(rep['machine'])}", ""]
     lines.append(md_table(rep["results"], [
-        ("config", "label"), ("backbone", "backbone"), ("input", "input_size"),
-        ("proposals", "proposals"), ("dets", "detections"),
+        ("config", "label"), ("framework", "framework"), ("backbone", "backbone"),
+        ("input", "input_size"), ("proposals", "proposals"), ("dets", "detections"),
         ("e2e median ms", lambda r: r["e2e"]["median_ms"]),
         ("e2e p90 ms", lambda r: r["e2e"]["p90_ms"]),
         ("fps", "fps"),
