@@ -16,6 +16,7 @@ import tempfile
 import cv2
 import numpy as np
 
+from mrcnn.core.fileio import current_umask, set_new_file_mode  # noqa: F401 (re-exported)
 from phone.errors import ImageReadError
 
 __all__ = ["read_image", "write_png_atomic", "image_size", "to_rgb_uint8"]
@@ -146,35 +147,6 @@ def write_png_atomic(path, array):
     data = _encode_png(path, array)
     write_bytes_atomic(path, data)
     return path
-
-
-def current_umask():
-    """The process umask (read from /proc on Linux; elsewhere set and
-    restored, which is what Python offers)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def set_new_file_mode(tmp, path):
-    """Give the temp file ``tmp`` the permissions ``path`` will need: those
-    of the file it replaces, else what open() would create (0o666 minus the
-    umask). mkstemp makes 0o600 files, which os.replace would keep."""
-    try:
-        mode = os.stat(path).st_mode & 0o7777
-    except OSError:
-        mode = 0o666 & ~current_umask()
-    try:
-        os.chmod(tmp, mode)
-    except OSError:
-        pass
 
 
 def write_bytes_atomic(path, data):

@@ -21,6 +21,8 @@ import tempfile
 import h5py
 import numpy as np
 
+from .core.fileio import set_new_file_mode
+
 
 class WeightsFileError(ValueError):
     """A weights file that cannot be read or does not fit the model."""
@@ -82,29 +84,12 @@ def weight_names(layer_name, variables, nested=False):
     return names
 
 
-def _umask():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _finish_new_file(tmp, filepath):
     """Before the rename: give the temp file the permissions a plain open()
     would (mkstemp makes it 0o600; a replaced file keeps its mode) and flush
     it to disk, so that a power cut cannot leave an empty checkpoint under
     the final name."""
-    try:
-        mode = os.stat(filepath).st_mode & 0o7777
-    except OSError:
-        mode = 0o666 & ~_umask()
-    os.chmod(tmp, mode)
+    set_new_file_mode(tmp, filepath)
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
 
