@@ -66,8 +66,9 @@ def make_config(spec):
     return cls()
 
 
-def synthetic_dataset(n, size, seed=0):
-    """An mrcnn Dataset of n synthetic phone frames (class 1) of side size."""
+def synthetic_dataset(n, size, seed=0, num_classes=2):
+    """An mrcnn Dataset of n synthetic phone frames of side size; with more
+    than 2 classes (COCO's 81) each phone gets a random foreground class."""
     import cv2
     import numpy as np
     from mrcnn import utils
@@ -78,11 +79,13 @@ def synthetic_dataset(n, size, seed=0):
             return self.image_info[image_id]["image"]
 
         def load_mask(self, image_id):
-            m = self.image_info[image_id]["masks"]
-            return m, np.ones([m.shape[-1]], np.int32)
+            info = self.image_info[image_id]
+            return info["masks"], info["class_ids"]
 
     ds = Frames()
     ds.add_class("synthetic", 1, "phone")
+    for k in range(2, int(num_classes)):
+        ds.add_class("synthetic", k, f"class{k}")
     rng = np.random.default_rng(seed)
     draw = min(size, 256)
     for i in range(n):
@@ -94,7 +97,10 @@ def synthetic_dataset(n, size, seed=0):
             masks = np.stack([cv2.resize(masks[..., k].astype(np.uint8), (size, size),
                                          interpolation=cv2.INTER_NEAREST) > 0
                               for k in range(masks.shape[-1])], axis=-1)
-        ds.add_image("synthetic", image_id=i, path=None, image=image, masks=masks)
+        class_ids = rng.integers(1, max(2, int(num_classes)),
+                                 masks.shape[-1]).astype(np.int32)
+        ds.add_image("synthetic", image_id=i, path=None, image=image,
+                     masks=masks, class_ids=class_ids)
     ds.prepare()
     return ds
 
@@ -115,7 +121,8 @@ def worker(spec):
     batch = int(config.BATCH_SIZE)
     warmup, steps = int(spec["warmup"]), int(spec["steps"])
     total = warmup + steps
-    dataset = synthetic_dataset(max(2, min(8, batch * total)), size)
+    dataset = synthetic_dataset(max(2, min(8, batch * total)), size,
+                                num_classes=int(config.NUM_CLASSES))
     seq = MaskRCNNSequence(dataset, config, shuffle=True, steps=total,
                            workers=1, seed=0)
     t0 = time.perf_counter()
