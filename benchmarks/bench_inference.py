@@ -127,6 +127,8 @@ class OursRunner:
         import keras
         from mrcnn.model import MaskRCNN
         keras.utils.set_random_seed(0)
+        if spec.get("mixed_precision"):
+            keras.mixed_precision.set_global_policy(spec["mixed_precision"])
         self.config = make_config(spec)
         self.size = int(self.config.IMAGE_MAX_DIM)
         t0 = time.perf_counter()
@@ -385,7 +387,8 @@ def plan(args):
                                f"(choose from {', '.join(CONFIG_NAMES)})")
     common = {"warmup": args.warmup, "threads": args.threads,
               "inter_op": args.inter_op, "min_confidence": args.min_confidence,
-              "xla": True if args.xla else None}
+              "xla": True if args.xla else None,
+              "mixed_precision": args.mixed_precision}
     with_torch = args.torch and torch_available()
     specs = []
 
@@ -520,6 +523,9 @@ def parse_args(argv):
     p.add_argument("--min-confidence", type=float, default=0.0,
                    help="DETECTION_MIN_CONFIDENCE (default 0: full "
                         "DETECTION_MAX_INSTANCES)")
+    p.add_argument("--mixed-precision", metavar="POLICY", default=None,
+                   help="Keras dtype policy for our model, e.g. mixed_float16 "
+                        "(GPU) or mixed_bfloat16; default float32")
     p.add_argument("--xla", action="store_true",
                    help="Config.XLA = True (XLA-compile what compiles)")
     p.add_argument("--no-torch", dest="torch", action="store_false",
@@ -584,6 +590,7 @@ def main(argv=None):
                            "threads": args.threads, "inter_op": args.inter_op,
                            "min_confidence": args.min_confidence,
                            "xla": bool(args.xla), "isolate": args.isolate,
+                           "mixed_precision": args.mixed_precision,
                            "batch": 1},
               "results": rows, "paired": pairs, "comparison": compare(pairs),
               "notes": notes}

@@ -116,6 +116,8 @@ def worker(spec):
     from mrcnn.training import LAYER_REGEX
 
     keras.utils.set_random_seed(0)
+    if spec.get("mixed_precision"):
+        keras.mixed_precision.set_global_policy(spec["mixed_precision"])
     config = make_config(spec)
     size = int(config.IMAGE_SHAPE[0])
     batch = int(config.BATCH_SIZE)
@@ -194,6 +196,7 @@ def plan(args):
                           "warmup": args.warmup, "threads": args.threads,
                           "inter_op": args.inter_op, "layers": args.layers,
                           "xla": True if args.xla else None,
+                          "mixed_precision": args.mixed_precision,
                           "label": f"{n}/b{b}"})
     return specs
 
@@ -235,6 +238,9 @@ def parse_args(argv):
     p.add_argument("--threads", type=int, default=None,
                    help="TF intra-op threads (default: cores)")
     p.add_argument("--inter-op", type=int, default=1)
+    p.add_argument("--mixed-precision", metavar="POLICY", default=None,
+                   help="Keras dtype policy for our model, e.g. mixed_float16 "
+                        "(GPU) or mixed_bfloat16; default float32")
     p.add_argument("--xla", action="store_true",
                    help="Config.XLA = True (jit_compile the train step)")
     p.add_argument("--no-isolate", dest="isolate", action="store_false",
@@ -278,6 +284,7 @@ def main(argv=None):
                            "slow_steps": args.slow_steps,
                            "threads": args.threads, "inter_op": args.inter_op,
                            "layers": args.layers, "xla": bool(args.xla),
+                           "mixed_precision": args.mixed_precision,
                            "isolate": args.isolate},
               "results": rows, "notes": notes}
     print_table(report)
