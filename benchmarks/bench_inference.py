@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Inference speed of mrcnn's MaskRCNN.detect(), beside torchvision.
 
-    python benchmarks/bench_inference.py                    # default set
+    python benchmarks/bench_inference.py                    # default set, ~6 min
     python benchmarks/bench_inference.py --configs phone,phone-scratch \\
         --repeats 20 --json /tmp/inference.json
     python benchmarks/bench_inference.py --configs sweep --sizes 256,512 \\
@@ -500,17 +500,17 @@ def parse_args(argv):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--configs", default="phone,phone-scratch,coco,sweep",
                    help="comma list of coco, phone, phone-scratch, sweep, tiny")
-    p.add_argument("--repeats", type=int, default=10,
-                   help="timed calls per configuration (default 10)")
-    p.add_argument("--slow-repeats", type=int, default=3,
-                   help="cap on repeats for 1024 px inputs (default 3)")
-    p.add_argument("--warmup", type=int, default=2,
-                   help="untimed calls first (the first traces; default 2)")
+    p.add_argument("--repeats", type=int, default=5,
+                   help="timed calls per configuration (default 5)")
+    p.add_argument("--slow-repeats", type=int, default=2,
+                   help="cap on repeats for 1024 px inputs (default 2)")
+    p.add_argument("--warmup", type=int, default=1,
+                   help="untimed calls first (the first traces; default 1)")
     p.add_argument("--sizes", default="128,256,384,512,1024",
                    help="input sides of the sweep")
     p.add_argument("--proposals", default="1000",
                    help="POST_NMS_ROIS_INFERENCE values of the size sweep")
-    p.add_argument("--proposal-sweep", default="100,300,2000",
+    p.add_argument("--proposal-sweep", default="100,2000",
                    help="extra POST_NMS_ROIS_INFERENCE values at "
                         "--proposal-sweep-size ('' for none)")
     p.add_argument("--proposal-sweep-size", type=int, default=512)
