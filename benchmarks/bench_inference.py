@@ -127,9 +127,9 @@ class OursRunner:
         import keras
         from mrcnn.model import MaskRCNN
         keras.utils.set_random_seed(0)
-        if spec.get("mixed_precision"):
-            keras.mixed_precision.set_global_policy(spec["mixed_precision"])
         self.config = make_config(spec)
+        # Config.MIXED_PRECISION: the model is built under that dtype policy
+        self.config.MIXED_PRECISION = spec.get("mixed_precision") or None
         self.size = int(self.config.IMAGE_MAX_DIM)
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as logs:
@@ -524,8 +524,8 @@ def parse_args(argv):
                    help="DETECTION_MIN_CONFIDENCE (default 0: full "
                         "DETECTION_MAX_INSTANCES)")
     p.add_argument("--mixed-precision", metavar="POLICY", default=None,
-                   help="Keras dtype policy for our model, e.g. mixed_float16 "
-                        "(GPU) or mixed_bfloat16; default float32")
+                   help="Config.MIXED_PRECISION for our model: mixed_bfloat16 (CPUs "
+                        "with AVX512_BF16 or AMX) or mixed_float16 (GPU); default float32")
     p.add_argument("--xla", action="store_true",
                    help="Config.XLA = True (XLA-compile what compiles)")
     p.add_argument("--no-torch", dest="torch", action="store_false",

@@ -116,9 +116,9 @@ def worker(spec):
     from mrcnn.training import LAYER_REGEX
 
     keras.utils.set_random_seed(0)
-    if spec.get("mixed_precision"):
-        keras.mixed_precision.set_global_policy(spec["mixed_precision"])
     config = make_config(spec)
+    # Config.MIXED_PRECISION: the model is built under that dtype policy
+    config.MIXED_PRECISION = spec.get("mixed_precision") or None
     size = int(config.IMAGE_SHAPE[0])
     batch = int(config.BATCH_SIZE)
     warmup, steps = int(spec["warmup"]), int(spec["steps"])
@@ -239,8 +239,8 @@ def parse_args(argv):
                    help="TF intra-op threads (default: cores)")
     p.add_argument("--inter-op", type=int, default=1)
     p.add_argument("--mixed-precision", metavar="POLICY", default=None,
-                   help="Keras dtype policy for our model, e.g. mixed_float16 "
-                        "(GPU) or mixed_bfloat16; default float32")
+                   help="Config.MIXED_PRECISION for our model: mixed_bfloat16 (CPUs "
+                        "with AVX512_BF16 or AMX) or mixed_float16 (GPU); default float32")
     p.add_argument("--xla", action="store_true",
                    help="Config.XLA = True (jit_compile the train step)")
     p.add_argument("--no-isolate", dest="isolate", action="store_false",

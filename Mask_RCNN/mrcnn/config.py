@@ -132,14 +132,22 @@ class Config(object):
     LEARNING_RATE_SCHEDULE = None
     # Linear warm-up from 0 to LEARNING_RATE over this many steps (0 = off).
     LEARNING_RATE_WARMUP_STEPS = 0
-    # Compile with XLA (jit_compile=True): the train step (MaskRCNN.compile)
-    # and the inference function of detect() (MaskRCNN._inference_fn).
-    # Measured on CPU (benchmarks/RESULTS.md): our graph does not compile as
-    # a whole (CropAndResize, NMS and data-dependent shapes have no XLA
-    # kernels), so inference falls back to the plain graph with a warning
-    # and training fails; XLA on the backbone alone was not faster on CPU.
-    # Leave False.
+    # Compile the inference function of detect() with XLA (jit_compile=True,
+    # MaskRCNN._inference_fn). Measured on CPU (benchmarks/RESULTS.md): our
+    # graph does not compile as a whole (CropAndResize, NMS and
+    # data-dependent shapes have no XLA kernels), so inference falls back to
+    # the plain graph with a warning, once. Training never uses XLA (the
+    # train step cannot compile). Leave False.
     XLA = False
+
+    # Keras dtype policy the model is built under: None (float32, as
+    # Matterport), "mixed_bfloat16" or "mixed_float16". Convolutions and
+    # dense layers then compute in 16 bits while weights stay float32 (the
+    # weight files do not change); boxes, anchors, NMS, ROI align, the class
+    # / mask probabilities and the losses stay float32. "mixed_float16" is
+    # for GPUs (training uses dynamic loss scaling); "mixed_bfloat16" also
+    # speeds up CPUs with AVX512_BF16 or AMX (benchmarks/RESULTS.md).
+    MIXED_PRECISION = None
 
     # Channels of the four 3x3 convs and the deconv of the mask head.
     # Matterport (and the COCO weights) use 256; a from-scratch model for one
@@ -230,6 +238,9 @@ class Config(object):
         if self.BACKBONE_NORM not in _NORMS:
             problems.append("BACKBONE_NORM must be one of %s, got %r"
                             % (_NORMS, self.BACKBONE_NORM))
+        if self.MIXED_PRECISION not in (None, "mixed_bfloat16", "mixed_float16"):
+            problems.append("MIXED_PRECISION must be None, 'mixed_bfloat16' or "
+                            "'mixed_float16', got %r" % (self.MIXED_PRECISION,))
         if self.FPN_NORM not in (None,) + _NORMS:
             problems.append("FPN_NORM must be None, 'batch' or 'group', got %r"
                             % (self.FPN_NORM,))

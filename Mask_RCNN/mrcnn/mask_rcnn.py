@@ -15,6 +15,7 @@ Inference outputs: detections [B, D, 6], mrcnn_class [B, P, K],
     mrcnn_bbox [B, P, K, 4], mrcnn_mask [B, D, mh, mw, K], rpn_rois [B, P, 4],
     rpn_class [B, A, 2], rpn_bbox [B, A, 4].
 """
+import contextlib
 import glob
 import logging
 import multiprocessing
@@ -63,6 +64,22 @@ def log(text, array=None):
     print(text)
 
 
+@contextlib.contextmanager
+def _dtype_policy(name):
+    """Sets Keras' global dtype policy to ``name`` (None: leave it) while
+    the model is built, then restores it: the layers keep the policy they
+    were made with, other models in the process are not affected."""
+    if not name:
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 class MaskRCNN:
     """Encapsulates the Mask R-CNN model functionality.
 
@@ -87,7 +104,8 @@ class MaskRCNN:
         self._predict_fns = {}
         self.strategy = self._make_strategy(config)
         self.set_log_dir()
-        with self.strategy.scope():
+        with self.strategy.scope(), _dtype_policy(
+                getattr(config, "MIXED_PRECISION", None)):
             self.keras_model = self.build(mode=mode, config=config)
 
     # ------------------------------------------------------------------ build
@@ -167,7 +185,8 @@ class MaskRCNN:
                               config.TOP_DOWN_PYRAMID_SIZE)
         level_outputs = [rpn([p]) for p in rpn_feature_maps]
         rpn_class_logits, rpn_class, rpn_bbox = [
-            KL.Concatenate(axis=1, name=n)([o[i] for o in level_outputs])
+            KL.Concatenate(axis=1, name=n, dtype="float32")(
+                [o[i] for o in level_outputs])
             for i, n in enumerate(["rpn_class_logits", "rpn_class", "rpn_bbox"])]
 
         proposal_count = (config.POST_NMS_ROIS_TRAINING if mode == "training"
@@ -318,8 +337,9 @@ class MaskRCNN:
                 schedule=getattr(c, "LEARNING_RATE_SCHEDULE", None),
                 total_steps=total_steps,
                 warmup_steps=getattr(c, "LEARNING_RATE_WARMUP_STEPS", 0))
-            self.keras_model.compile(optimizer=optimizer,
-                                     jit_compile=bool(getattr(c, "XLA", False)))
+            # Never jit_compile the train step: NMS, CropAndResize and the
+            # data-dependent shapes of the target layer have no XLA kernels.
+            self.keras_model.compile(optimizer=optimizer, jit_compile=False)
 
     def set_trainable(self, layer_regex, keras_model=None, indent=0, verbose=1):
         """Sets model layers as trainable if their names match the regular

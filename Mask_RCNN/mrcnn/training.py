@@ -98,6 +98,9 @@ class MaskRCNNTrainModel(keras.Model):
             total = tf.add_n(list(losses.values())) + self._regularization()
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             scaled = total / float(replicas)
+            # LossScaleOptimizer (mixed_float16) scales up here and unscales
+            # the gradients in apply_gradients; other optimisers: identity.
+            scaled = self.optimizer.scale_loss(scaled)
         variables = self.trainable_variables
         grads = tape.gradient(scaled, variables)
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from .box_ops import (apply_box_deltas_graph, clip_boxes_graph,
                       norm_boxes_graph, parse_image_meta_graph)
+from .misc import Float32Layer
 
 
 def refine_detections_graph(rois, probs, deltas, window, bbox_std_dev,
@@ -67,7 +68,7 @@ def refine_detections_graph(rois, probs, deltas, window, bbox_std_dev,
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class DetectionLayer(keras.layers.Layer):
+class DetectionLayer(Float32Layer):
     """Takes classified proposal boxes and their bounding box deltas and
     returns the final detection boxes (Matterport's DetectionLayer).
 

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from .box_ops import box_refinement_graph, overlaps_graph, trim_zeros_graph
+from .misc import Float32Layer
 
 
 def detection_targets_graph(proposals, gt_class_ids, gt_boxes, gt_masks,
@@ -112,7 +113,7 @@ def detection_targets_graph(proposals, gt_class_ids, gt_boxes, gt_masks,
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class DetectionTargetLayer(keras.layers.Layer):
+class DetectionTargetLayer(Float32Layer):
     """Subsamples proposals and generates target class ids, box refinements
     and masks for each (Matterport's DetectionTargetLayer).
 

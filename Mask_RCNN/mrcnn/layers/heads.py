@@ -114,11 +114,12 @@ def fpn_classifier_graph(rois, feature_maps, image_meta, pool_size,
 
     mrcnn_class_logits = TimeDistributed(KL.Dense(num_classes),
                                          name="mrcnn_class_logits")(shared)
-    mrcnn_probs = KL.Activation("softmax", name="mrcnn_class")(
+    # Outputs in float32 under a mixed dtype policy (Config.MIXED_PRECISION).
+    mrcnn_probs = KL.Activation("softmax", name="mrcnn_class", dtype="float32")(
         mrcnn_class_logits)
     x = TimeDistributed(KL.Dense(num_classes * 4, activation="linear"),
                         name="mrcnn_bbox_fc")(shared)
-    mrcnn_bbox = ReshapeBBox(num_classes, name="mrcnn_bbox")(x)
+    mrcnn_bbox = ReshapeBBox(num_classes, name="mrcnn_bbox", dtype="float32")(x)
     return mrcnn_class_logits, mrcnn_probs, mrcnn_bbox
 
 
@@ -144,6 +145,6 @@ def build_fpn_mask_graph(rois, feature_maps, image_meta, pool_size,
                                            activation="relu"),
                         name="mrcnn_mask_deconv")(x)
     x = TimeDistributed(KL.Conv2D(num_classes, (1, 1), strides=1,
-                                  activation="sigmoid"),
-                        name="mrcnn_mask")(x)
+                                  activation="sigmoid", dtype="float32"),
+                        name="mrcnn_mask", dtype="float32")(x)
     return x

@@ -17,6 +17,7 @@ import keras
 import tensorflow as tf
 
 from .box_ops import smooth_l1_loss
+from .misc import Float32Layer
 
 
 def _mean_or_zero(x):
@@ -107,7 +108,7 @@ LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss",
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class LossLayer(keras.layers.Layer):
+class LossLayer(Float32Layer):
     """Computes one of the five losses as a model output (a scalar per batch,
     shaped [1] so Keras can concatenate it across replicas).
 

@@ -11,7 +11,24 @@ from .box_ops import norm_boxes_graph, parse_image_meta_graph
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class NormBoxes(keras.layers.Layer):
+class Float32Layer(keras.layers.Layer):
+    """Base of the layers that work on boxes, scores, anchors, image metas
+    and losses (proposals, ROI align, detection targets, detections, losses).
+
+    They compute in float32 whatever the global Keras dtype policy
+    (Config.MIXED_PRECISION builds the convolutions under "mixed_float16"
+    or "mixed_bfloat16"): Keras casts their floating inputs to float32, so
+    box arithmetic, NMS and crop_and_resize never see half-precision
+    coordinates. An explicit ``dtype=`` argument still wins.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+
+
+@keras.saving.register_keras_serializable(package="mrcnn")
+class NormBoxes(Float32Layer):
     """Pixel gt boxes -> normalised, using the image tensor's height/width.
 
     Inputs: [boxes [B, N, 4] pixels, image [B, H, W, C]]
@@ -27,7 +44,7 @@ class NormBoxes(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class ActiveClassIds(keras.layers.Layer):
+class ActiveClassIds(Float32Layer):
     """image_meta [B, M] -> active_class_ids [B, NUM_CLASSES]."""
 
     def call(self, image_meta):
@@ -38,7 +55,7 @@ class ActiveClassIds(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class ConstantAnchors(keras.layers.Layer):
+class ConstantAnchors(Float32Layer):
     """Broadcasts a fixed anchor array to the batch (training graph).
 
     anchors: [A, 4] normalised anchors for the training image size (a nested
@@ -66,7 +83,7 @@ class ConstantAnchors(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class SliceLastAxis(keras.layers.Layer):
+class SliceLastAxis(Float32Layer):
     """x[..., start:stop] (e.g. boxes out of detections)."""
 
     def __init__(self, start, stop, **kwargs):
@@ -86,7 +103,7 @@ class SliceLastAxis(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class Identity(keras.layers.Layer):
+class Identity(Float32Layer):
     """Names a tensor (Matterport's ``output_rois``)."""
 
     def call(self, x):

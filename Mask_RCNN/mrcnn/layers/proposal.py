@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from .box_ops import apply_box_deltas_graph, clip_boxes_graph
+from .misc import Float32Layer
 
 
 def _from_config(config, name, value, default):
@@ -47,7 +48,7 @@ def propose_single(scores, deltas, anchors, proposal_count, nms_threshold,
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class ProposalLayer(keras.layers.Layer):
+class ProposalLayer(Float32Layer):
     """Picks the top anchors by foreground score, applies the RPN box deltas,
     clips to the image and runs NMS (Matterport's ProposalLayer).
 

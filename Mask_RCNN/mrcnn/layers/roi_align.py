@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 
 from .box_ops import log2_graph, parse_image_meta_graph
+from .misc import Float32Layer
 
 
 def roi_levels_graph(boxes, image_shape):
@@ -35,7 +36,7 @@ def roi_levels_graph(boxes, image_shape):
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class PyramidROIAlign(keras.layers.Layer):
+class PyramidROIAlign(Float32Layer):
     """ROI pooling on multiple levels of the feature pyramid.
 
     pool_shape: (pool_height, pool_width) of the output regions.

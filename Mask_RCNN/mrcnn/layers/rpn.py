@@ -21,10 +21,12 @@ def rpn_graph(feature_map, anchors_per_location, anchor_stride):
     x = KL.Conv2D(2 * anchors_per_location, (1, 1), padding="valid",
                   activation="linear", name="rpn_class_raw")(shared)
     rpn_class_logits = KL.Reshape((-1, 2))(x)
-    rpn_probs = KL.Activation("softmax", name="rpn_class_xxx")(rpn_class_logits)
+    # float32 under a mixed dtype policy (Config.MIXED_PRECISION)
+    rpn_probs = KL.Activation("softmax", name="rpn_class_xxx",
+                              dtype="float32")(rpn_class_logits)
     x = KL.Conv2D(anchors_per_location * 4, (1, 1), padding="valid",
                   activation="linear", name="rpn_bbox_pred")(shared)
-    rpn_bbox = KL.Reshape((-1, 4))(x)
+    rpn_bbox = KL.Reshape((-1, 4), dtype="float32")(x)
     return [rpn_class_logits, rpn_probs, rpn_bbox]
 
 
