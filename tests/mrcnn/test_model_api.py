@@ -130,3 +130,16 @@ def test_impossible_configs_fail_clearly(tmp_path, attr, value, match):
 def test_bad_mode(tmp_path):
     with pytest.raises(ValueError, match="mode"):
         MaskRCNN("predict", Inf(), str(tmp_path))
+
+
+def test_xla_option_never_jit_compiles_the_train_step(tmp_path):
+    """Config.XLA is for detect(): the train step (NMS, CropAndResize,
+    data-dependent shapes) has no XLA kernels, so compile() must not ask for
+    jit_compile even when XLA is set."""
+    from shapes import TinyConfig
+
+    class XlaConfig(TinyConfig):
+        XLA = True
+    model = MaskRCNN("training", XlaConfig(), str(tmp_path))
+    model.compile(0.001, 0.9)
+    assert model.keras_model.jit_compile is False
