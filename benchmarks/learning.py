@@ -18,6 +18,7 @@ Prints a table and writes JSON (--json). Usage:
     python benchmarks/learning.py --steps 1500 --json benchmarks/learning.json
 """
 import argparse
+import ast
 import json
 import os
 import platform
@@ -45,8 +46,8 @@ def run_one(args, work, exclude_real, score_real):
     train_ds, val_ds = learning.load_split(train_dir), learning.load_split(val_dir)
     ckpt, history, secs = learning.train_scratch(
         train_ds, val_ds, args.steps, os.path.join(work, f"logs_{tag}"),
-        seed=args.seed, verbose=2 if args.verbose else 0)
-    seg = learning.inference_segmenter(ckpt)
+        seed=args.seed, verbose=2 if args.verbose else 0, **args.overrides)
+    seg = learning.inference_segmenter(ckpt, score=args.score, **args.overrides)
     synth = learning.evaluate(seg, learning.load_split(test_dir))
     real_ds = learning.load_real()
     real_ds_scored = learning.load_real(
@@ -71,9 +72,25 @@ def main(argv=None):
     p.add_argument("--work", default=os.path.join(ROOT, "outputs", "learning"))
     p.add_argument("--json", default=None)
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--set", dest="sets", action="append", default=[],
+                   metavar="KEY=VALUE",
+                   help="override a PhoneScratchConfig attribute (Python "
+                        "literal), e.g. --set LEARNING_RATE=0.02; repeatable")
+    p.add_argument("--score", type=float, default=None,
+                   help="detection score threshold when scoring (default: "
+                        "the config's DETECTION_MIN_CONFIDENCE)")
     args = p.parse_args(argv)
+    args.overrides = {}
+    for item in args.sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isupper():
+            p.error(f"--set wants KEY=VALUE with an upper-case Config "
+                    f"attribute, got {item!r}")
+        try:
+            args.overrides[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            args.overrides[key] = value
     from phone import learning
-    from phone.config import PhoneScratchConfig
 
     real_names = learning.real_frame_names()
     held_default = learning.real_frame_names(("val",))
@@ -89,7 +106,7 @@ def main(argv=None):
     real_rows = [row for r in runs if r["real"] for row in r["real"]["images"]]
     real_iou = (sum(r["mask_iou"] for r in real_rows) / len(real_rows)
                 if real_rows else None)
-    cfg = PhoneScratchConfig()
+    cfg = learning.scratch_config(args.steps, **args.overrides)[0]
     result = {
         "machine": f"{platform.processor() or platform.machine()}, "
                    f"{os.cpu_count()} cores, {platform.python_version()}",
@@ -100,7 +117,12 @@ def main(argv=None):
                    "MASK_HEAD_CHANNELS": cfg.MASK_HEAD_CHANNELS,
                    "LEARNING_RATE": cfg.LEARNING_RATE,
                    "LEARNING_RATE_SCHEDULE": cfg.LEARNING_RATE_SCHEDULE,
-                   "IMAGE_SHAPE": [int(v) for v in cfg.IMAGE_SHAPE]},
+                   "IMAGE_SHAPE": [int(v) for v in cfg.IMAGE_SHAPE],
+                   "MIXED_PRECISION": cfg.MIXED_PRECISION,
+                   "MASK_HEAD_ON_POSITIVE_ROIS": cfg.MASK_HEAD_ON_POSITIVE_ROIS,
+                   "DETECTION_MIN_CONFIDENCE": (args.score if args.score is not None
+                                                else cfg.DETECTION_MIN_CONFIDENCE),
+                   "overrides": args.overrides},
         "n_train": args.n_train, "leave_one_out": args.loo,
         "synthetic_heldout": synth,
         "real": {"frames": [{"image": r["image"], "mask_iou": r["mask_iou"],

@@ -107,12 +107,35 @@ def train_scratch(train_ds, val_ds, steps, logs_dir, seed=0, batch_size=None,
     return model.find_last(), history, time.time() - t
 
 
-def inference_segmenter(weights, score=None, model_dir=None):
-    """A phone.segment.Segmenter for the from-scratch model."""
+#: Config attributes that only matter while training: not carried over to
+#: the inference config of a model trained with overrides.
+TRAINING_ONLY = ("IMAGES_PER_GPU", "GPU_COUNT", "STEPS_PER_EPOCH",
+                 "VALIDATION_STEPS", "MIXED_PRECISION", "LOSS_WEIGHTS",
+                 "WEIGHT_DECAY", "GRADIENT_CLIP_NORM", "ROI_POSITIVE_RATIO",
+                 "MASK_HEAD_ON_POSITIVE_ROIS")
+TRAINING_ONLY_PREFIXES = ("LEARNING_", "TRAIN_", "RPN_TRAIN_")
+
+
+def inference_overrides(overrides):
+    """The part of training ``overrides`` that the inference config of the
+    same model needs (architecture, detection settings)."""
+    return {k: v for k, v in overrides.items()
+            if k not in TRAINING_ONLY and not k.startswith(TRAINING_ONLY_PREFIXES)}
+
+
+def inference_segmenter(weights, score=None, model_dir=None, **overrides):
+    """A phone.segment.Segmenter for the from-scratch model (float32);
+    ``overrides``: Config attributes the model was trained with (only the
+    ones inference needs are used)."""
+    from phone.cli import derive_config
     from phone.config import PhoneScratchInferenceConfig
     from phone.segment import Segmenter
-    return Segmenter(config=PhoneScratchInferenceConfig(), weights=weights,
-                     score=score, model_dir=model_dir)
+    config = PhoneScratchInferenceConfig()
+    kept = inference_overrides(overrides)
+    if kept:
+        config = derive_config(config, **kept)
+    return Segmenter(config=config, weights=weights, score=score,
+                     model_dir=model_dir)
 
 
 def evaluate(segmenter, dataset):

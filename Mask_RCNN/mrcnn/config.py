@@ -149,6 +149,16 @@ class Config(object):
     # speeds up CPUs with AVX512_BF16 or AMX (benchmarks/RESULTS.md).
     MIXED_PRECISION = None
 
+    # Training: run the mask head on the sampled positive ROIs only (the
+    # first int(TRAIN_ROIS_PER_IMAGE * ROI_POSITIVE_RATIO) rows of the
+    # targets, where DetectionTargetLayer puts them), not on all
+    # TRAIN_ROIS_PER_IMAGE. The mask loss only reads positive ROIs, so the
+    # loss and gradients are Matterport's (with frozen BatchNorm or group
+    # norm; trainable BatchNorm then takes its statistics over positives),
+    # at about a third of the mask head's cost. The training graph's
+    # mrcnn_mask output then has that many ROIs. False: Matterport's graph.
+    MASK_HEAD_ON_POSITIVE_ROIS = True
+
     # Channels of the four 3x3 convs and the deconv of the mask head.
     # Matterport (and the COCO weights) use 256; a from-scratch model for one
     # class trains about 4x faster on a CPU with 64 and loses little.

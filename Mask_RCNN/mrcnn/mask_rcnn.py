@@ -41,7 +41,7 @@ from .layers.fpn import fpn_graph
 from .layers.heads import build_fpn_mask_graph, fpn_classifier_graph
 from .layers.losses import LossLayer
 from .layers.misc import (ActiveClassIds, ConstantAnchors, Identity,
-                          NormBoxes, SliceLastAxis)
+                          NormBoxes, SliceLastAxis, SliceROIs)
 from .layers.proposal import ProposalLayer
 from .layers.rpn import build_rpn_model
 from . import training as T
@@ -216,8 +216,21 @@ class MaskRCNN:
                 rois, mrcnn_feature_maps, input_image_meta, config.POOL_SIZE,
                 config.NUM_CLASSES, fc_layers_size=config.FPN_CLASSIF_FC_LAYERS_SIZE,
                 **head_kw)
+            # The mask loss only reads positive ROIs, which the target layer
+            # puts first: at most int(T * ROI_POSITIVE_RATIO) of them.
+            mask_rois, mask_class_ids, mask_targets = (
+                rois, target_class_ids, target_mask)
+            max_positive = int(config.TRAIN_ROIS_PER_IMAGE *
+                               config.ROI_POSITIVE_RATIO)
+            if (getattr(config, "MASK_HEAD_ON_POSITIVE_ROIS", False)
+                    and 0 < max_positive < config.TRAIN_ROIS_PER_IMAGE):
+                mask_rois, mask_class_ids, mask_targets = [
+                    SliceROIs(max_positive, name=n)(t) for n, t in [
+                        ("positive_rois", rois),
+                        ("positive_class_ids", target_class_ids),
+                        ("positive_masks", target_mask)]]
             mrcnn_mask = build_fpn_mask_graph(
-                rois, mrcnn_feature_maps, input_image_meta,
+                mask_rois, mrcnn_feature_maps, input_image_meta,
                 config.MASK_POOL_SIZE, config.NUM_CLASSES,
                 channels=getattr(config, "MASK_HEAD_CHANNELS", 256), **head_kw)
             output_rois = Identity(name="output_rois")(rois)
@@ -231,7 +244,7 @@ class MaskRCNN:
             bbox_loss = LossLayer("mrcnn_bbox_loss", name="mrcnn_bbox_loss")(
                 [target_bbox, target_class_ids, mrcnn_bbox])
             mask_loss = LossLayer("mrcnn_mask_loss", name="mrcnn_mask_loss")(
-                [target_mask, target_class_ids, mrcnn_mask])
+                [mask_targets, mask_class_ids, mrcnn_mask])
 
             inputs = [input_image, input_image_meta, input_rpn_match,
                       input_rpn_bbox, input_gt_class_ids, input_gt_boxes,

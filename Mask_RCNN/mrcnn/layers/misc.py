@@ -111,3 +111,26 @@ class Identity(Float32Layer):
 
     def compute_output_shape(self, s):
         return s
+
+
+@keras.saving.register_keras_serializable(package="mrcnn")
+class SliceROIs(Float32Layer):
+    """x[:, :count]: the first ``count`` ROIs of each image, for any tensor
+    [B, N, ...] (float or integer; e.g. the positive ROIs, which
+    DetectionTargetLayer puts first)."""
+
+    def __init__(self, count, **kwargs):
+        super().__init__(**kwargs)
+        self.count = int(count)
+
+    def call(self, x):
+        return x[:, :self.count]
+
+    def compute_output_shape(self, s):
+        n = s[1] if s[1] is None else min(int(s[1]), self.count)
+        return (s[0], self.count if n is None else n) + tuple(s[2:])
+
+    def get_config(self):
+        config = super().get_config()
+        config["count"] = self.count
+        return config
