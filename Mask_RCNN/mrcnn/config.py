@@ -141,12 +141,13 @@ class Config(object):
     XLA = False
 
     # Keras dtype policy the model is built under: None (float32, as
-    # Matterport), "mixed_bfloat16" or "mixed_float16". Convolutions and
-    # dense layers then compute in 16 bits while weights stay float32 (the
-    # weight files do not change); boxes, anchors, NMS, ROI align, the class
-    # / mask probabilities and the losses stay float32. "mixed_float16" is
-    # for GPUs (training uses dynamic loss scaling); "mixed_bfloat16" also
-    # speeds up CPUs with AVX512_BF16 or AMX (benchmarks/RESULTS.md).
+    # Matterport), "mixed_bfloat16", "mixed_float16" or "auto" (see
+    # mrcnn/precision.py). Convolutions and dense layers then compute in 16
+    # bits while weights stay float32 (the weight files do not change);
+    # boxes, anchors, NMS, ROI align, the class / mask probabilities and the
+    # losses stay float32. "mixed_float16" is for GPUs (training uses dynamic
+    # loss scaling); "mixed_bfloat16" also speeds up CPUs with AVX512_BF16 or
+    # AMX (benchmarks/RESULTS.md); "auto" picks one of them for the machine.
     MIXED_PRECISION = None
 
     # Training: run the mask head on the sampled positive ROIs only (the
@@ -248,9 +249,11 @@ class Config(object):
         if self.BACKBONE_NORM not in _NORMS:
             problems.append("BACKBONE_NORM must be one of %s, got %r"
                             % (_NORMS, self.BACKBONE_NORM))
-        if self.MIXED_PRECISION not in (None, "mixed_bfloat16", "mixed_float16"):
-            problems.append("MIXED_PRECISION must be None, 'mixed_bfloat16' or "
-                            "'mixed_float16', got %r" % (self.MIXED_PRECISION,))
+        if self.MIXED_PRECISION not in (None, "float32", "mixed_bfloat16",
+                                        "mixed_float16", "auto"):
+            problems.append("MIXED_PRECISION must be None, 'float32', "
+                            "'mixed_bfloat16', 'mixed_float16' or 'auto', got %r"
+                            % (self.MIXED_PRECISION,))
         if self.FPN_NORM not in (None,) + _NORMS:
             problems.append("FPN_NORM must be None, 'batch' or 'group', got %r"
                             % (self.FPN_NORM,))

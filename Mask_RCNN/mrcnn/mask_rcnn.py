@@ -45,6 +45,7 @@ from .layers.misc import (ActiveClassIds, ConstantAnchors, Identity,
 from .layers.proposal import ProposalLayer
 from .layers.rpn import build_rpn_model
 from . import training as T
+from .precision import resolve_mixed_precision
 
 logger = logging.getLogger("mrcnn")
 
@@ -104,8 +105,10 @@ class MaskRCNN:
         self._predict_fns = {}
         self.strategy = self._make_strategy(config)
         self.set_log_dir()
-        with self.strategy.scope(), _dtype_policy(
-                getattr(config, "MIXED_PRECISION", None)):
+        #: the Keras dtype policy the model was built under (None: float32)
+        self.mixed_precision = resolve_mixed_precision(
+            getattr(config, "MIXED_PRECISION", None))
+        with self.strategy.scope(), _dtype_policy(self.mixed_precision):
             self.keras_model = self.build(mode=mode, config=config)
 
     # ------------------------------------------------------------------ build

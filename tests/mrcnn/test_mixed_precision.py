@@ -142,3 +142,27 @@ def test_config_rejects_unknown_policy():
         MIXED_PRECISION = "float16"
     with pytest.raises(ValueError, match="MIXED_PRECISION"):
         MaskRCNN("inference", Bad(), os.devnull)
+
+
+def test_auto_policy_resolution(tmp_path):
+    from mrcnn.precision import cpu_flags, resolve_mixed_precision
+    assert resolve_mixed_precision(None) is None
+    assert resolve_mixed_precision("float32") is None
+    assert resolve_mixed_precision("mixed_float16") == "mixed_float16"
+    assert resolve_mixed_precision("auto", gpus=1, flags=set()) == "mixed_float16"
+    assert resolve_mixed_precision("auto", gpus=0, flags={"avx2", "avx512_bf16"}) == "mixed_bfloat16"
+    assert resolve_mixed_precision("auto", gpus=0, flags={"amx_bf16"}) == "mixed_bfloat16"
+    assert resolve_mixed_precision("auto", gpus=0, flags={"avx2", "avx512f"}) is None
+    with pytest.raises(ValueError, match="MIXED_PRECISION"):
+        resolve_mixed_precision("bfloat16")
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse avx512_bf16 avx2\n\n"
+                    "processor\t: 1\nflags\t\t: fpu\n")
+    assert cpu_flags(str(info)) == {"fpu", "sse", "avx512_bf16", "avx2"}
+    assert cpu_flags(str(tmp_path / "missing")) == set()
+    # the model records what "auto" became on this machine
+    model = MaskRCNN("inference", _config("auto"), str(tmp_path))
+    want = resolve_mixed_precision("auto")
+    assert model.mixed_precision == want
+    assert model.keras_model.get_layer("conv1").compute_dtype == (
+        {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(want, "float32"))
