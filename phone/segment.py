@@ -108,6 +108,8 @@ def inference_setup(args):
         overrides["IMAGES_PER_GPU"] = int(get("batch_size"))
     if get("score") is not None:
         overrides["DETECTION_MIN_CONFIDENCE"] = float(get("score"))
+    if get("precision"):
+        overrides["MIXED_PRECISION"] = get("precision")
     config = derive_config(config, **overrides)
 
     if coco_class:

@@ -38,6 +38,8 @@ def training_config(args):
         overrides["LEARNING_RATE"] = float(args.lr)
     if getattr(args, "steps_per_epoch", None):
         overrides["STEPS_PER_EPOCH"] = int(args.steps_per_epoch)
+    if getattr(args, "precision", None):
+        overrides["MIXED_PRECISION"] = args.precision
     if overrides:
         config = derive_config(config, **overrides)
     config.validate("training")

@@ -198,6 +198,27 @@ def test_derive_config_recomputes_batch_size():
     assert base.BATCH_SIZE == 1 and base.DETECTION_MIN_CONFIDENCE == 0.7
 
 
+@pytest.mark.parametrize("command", ["train", "segment", "evaluate", "realtime"])
+def test_precision_flag_reaches_the_config(command):
+    from phone.cli import build_parser
+    from phone.segment import inference_setup
+    from phone.train import training_config
+    argv = {"train": ["train", "--dataset", "d"], "segment": ["segment", "--image", "x.png"],
+            "evaluate": ["evaluate", "--dataset", "d"], "realtime": ["realtime"]}[command]
+    parser = build_parser()
+    args = parser.parse_args(argv + ["--precision", "mixed_bfloat16"])
+    assert args.precision == "mixed_bfloat16"
+    if command == "train":
+        assert training_config(args).MIXED_PRECISION == "mixed_bfloat16"
+    elif command != "realtime":
+        assert inference_setup(args)[0].MIXED_PRECISION == "mixed_bfloat16"
+    plain = parser.parse_args(argv)
+    config = training_config(plain) if command == "train" else inference_setup(plain)[0]
+    assert config.MIXED_PRECISION is None
+    with pytest.raises(SystemExit):
+        parser.parse_args(argv + ["--precision", "half"])
+
+
 def test_load_config_class_from_file_and_module(tmp_path):
     from phone.cli import CommandError, load_config_class
     assert load_config_class(f"{THIS}:TinyTrainConfig")().IMAGE_SHAPE.tolist() == [64, 64, 3]
