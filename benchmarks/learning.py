@@ -86,6 +86,12 @@ def main(argv=None):
         if not sep or not key.isupper():
             p.error(f"--set wants KEY=VALUE with an upper-case Config "
                     f"attribute, got {item!r}")
+        if key == "BACKBONE" and value.startswith("LightResNet("):
+            # e.g. --set "BACKBONE=LightResNet(widths=(32, 64, 128, 256))"
+            from mrcnn.backbones import LightResNet
+            args.overrides[key] = eval(value, {"__builtins__": {}},
+                                       {"LightResNet": LightResNet})
+            continue
         try:
             args.overrides[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
@@ -122,7 +128,8 @@ def main(argv=None):
                    "MASK_HEAD_ON_POSITIVE_ROIS": cfg.MASK_HEAD_ON_POSITIVE_ROIS,
                    "DETECTION_MIN_CONFIDENCE": (args.score if args.score is not None
                                                 else cfg.DETECTION_MIN_CONFIDENCE),
-                   "overrides": args.overrides},
+                   "overrides": {k: (repr(v) if k == "BACKBONE" else v)
+                                 for k, v in args.overrides.items()}},
         "n_train": args.n_train, "leave_one_out": args.loo,
         "synthetic_heldout": synth,
         "real": {"frames": [{"image": r["image"], "mask_iou": r["mask_iou"],
