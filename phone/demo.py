@@ -27,8 +27,8 @@ def build_parser():
     p = argparse.ArgumentParser(
         prog="phone demo", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=450,
-                   help="training steps (batch of 4 frames each; default 450)")
+    p.add_argument("--steps", type=int, default=1000,
+                   help="training steps (batch of 4 frames each; default 1000)")
     p.add_argument("--n-train", type=int, default=400,
                    help="synthetic training frames (default 400)")
     p.add_argument("--n-val", type=int, default=40,
