@@ -2,6 +2,7 @@
 hostile file makers, in-process and subprocess CLI runners."""
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 
@@ -90,7 +91,15 @@ def spawn(args, cwd, env=None):
     full = subprocess_env()
     full.update({k: str(v) for k, v in (env or {}).items()})
     return subprocess.Popen([sys.executable] + [str(a) for a in args], cwd=str(cwd),
-                            env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
+
+
+def _default_sigint():
+    # A test run started in the background of a non-interactive shell
+    # (`make test &`) inherits SIGINT as ignored, and Python then installs
+    # no KeyboardInterrupt handler: the Ctrl-C tests need the default back.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def fixed_instances(h, w):
