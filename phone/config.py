@@ -182,6 +182,8 @@ class PhoneScratchConfig(PhoneConfig):
     # bfloat16 compute on CPUs with AVX512_BF16/AMX (float16 on a GPU),
     # float32 elsewhere: a training step takes 0.16 s instead of 0.21 s on
     # the 2-core Zen 4 of benchmarks/RESULTS.md, same accuracy at 2000 steps.
+    # Subclasses inherit it; an inference config that must match float32
+    # bit for bit sets None (as PhoneScratchInferenceConfig does).
     MIXED_PRECISION = "auto"
     LEARNING_RATE_SCHEDULE = "cosine"
     LEARNING_RATE_WARMUP_STEPS = 30
