@@ -242,7 +242,8 @@ def parse_args(argv):
                    help="Config.MIXED_PRECISION for our model: mixed_bfloat16 (CPUs "
                         "with AVX512_BF16 or AMX) or mixed_float16 (GPU); default float32")
     p.add_argument("--xla", action="store_true",
-                   help="Config.XLA = True (jit_compile the train step)")
+                   help="Config.XLA = True (affects detect() only: the train "
+                        "step is never jit-compiled)")
     p.add_argument("--no-isolate", dest="isolate", action="store_false",
                    help="run in this process (peak memory = process peak)")
     p.add_argument("--json", metavar="PATH", help="also write the report here")

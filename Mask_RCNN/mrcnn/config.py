@@ -13,6 +13,8 @@ Derived values (BATCH_SIZE, IMAGE_SHAPE, IMAGE_META_SIZE) are computed in
 """
 import numpy as np
 
+from .precision import POLICIES
+
 
 _RESIZE_MODES = ("none", "square", "pad64", "crop")
 _LR_SCHEDULES = (None, "cosine", "step")
@@ -249,11 +251,9 @@ class Config(object):
         if self.BACKBONE_NORM not in _NORMS:
             problems.append("BACKBONE_NORM must be one of %s, got %r"
                             % (_NORMS, self.BACKBONE_NORM))
-        if self.MIXED_PRECISION not in (None, "float32", "mixed_bfloat16",
-                                        "mixed_float16", "auto"):
-            problems.append("MIXED_PRECISION must be None, 'float32', "
-                            "'mixed_bfloat16', 'mixed_float16' or 'auto', got %r"
-                            % (self.MIXED_PRECISION,))
+        if self.MIXED_PRECISION not in POLICIES:
+            problems.append("MIXED_PRECISION must be one of %s, got %r"
+                            % (POLICIES, self.MIXED_PRECISION))
         if self.FPN_NORM not in (None,) + _NORMS:
             problems.append("FPN_NORM must be None, 'batch' or 'group', got %r"
                             % (self.FPN_NORM,))

@@ -127,8 +127,8 @@ class SliceROIs(Float32Layer):
         return x[:, :self.count]
 
     def compute_output_shape(self, s):
-        n = s[1] if s[1] is None else min(int(s[1]), self.count)
-        return (s[0], self.count if n is None else n) + tuple(s[2:])
+        n = self.count if s[1] is None else min(int(s[1]), self.count)
+        return (s[0], n) + tuple(s[2:])
 
     def get_config(self):
         config = super().get_config()
