@@ -13,7 +13,7 @@ and compiles the train step) are not timed; the table gives median and p90
 seconds per step over --steps steps, images per second, the first step's
 time and peak resident memory.
 
-Data: CORe50-like synthetic phone frames from datasets/synthetic.py
+Data: CORe50-like synthetic phone frames from phone/synthetic.py
 (make_sample), drawn at up to 256 px and resized to the input size.
 
 Configurations (--configs):
@@ -72,7 +72,7 @@ def synthetic_dataset(n, size, seed=0, num_classes=2):
     import cv2
     import numpy as np
     from mrcnn import utils
-    from datasets.synthetic import make_sample
+    from phone.synthetic import make_sample
 
     class Frames(utils.Dataset):
         def load_image(self, image_id):

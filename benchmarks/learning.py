@@ -1,7 +1,7 @@
 """Learning benchmark: does the phone model really learn phones?
 
 Trains PhoneScratchConfig from random weights for a fixed number of steps on
-synthetic CORe50-like frames (datasets/synthetic.py; phones drawn, and
+synthetic CORe50-like frames (phone/synthetic.py; phones drawn, and
 real phones cut out of the bundled *train* frames and pasted onto new
 backgrounds), then reports:
 

@@ -1,5 +1,5 @@
 """Teach the phone model from what we can make: synthetic CORe50-like frames
-(datasets/synthetic.py), optionally with real annotated phones cut out and
+(phone/synthetic.py), optionally with real annotated phones cut out and
 pasted onto new backgrounds, trained from scratch with PhoneScratchConfig.
 
 Used by ``make demo`` (phone/demo.py) and benchmarks/learning.py. The rule
@@ -26,7 +26,7 @@ def make_synthetic_split(out_dir, n, seed, size=128, paste_from=None,
                          exclude=(), paste_prob=0.4, negatives=0.0):
     """Generates (or reuses, when the parameters match) a folder of synthetic
     frames with ``via_region_data.json``. Returns the folder."""
-    from datasets import synthetic
+    from phone import synthetic
     params = dict(n=int(n), seed=int(seed), size=int(size),
                   paste_from=[os.path.relpath(p, REPO) for p in (paste_from or [])],
                   exclude=sorted(exclude), paste_prob=paste_prob,

@@ -3,7 +3,7 @@
 
 A short CORe50-like "camera" clip for ``phone realtime`` and the real-time
 notebook: the four real CORe50 phone frames of ``datasets/phone`` (train and
-val) and a few synthetic frames (``datasets.synthetic``, phones cut out of
+val) and a few synthetic frames (``phone.synthetic``, phones cut out of
 the real training frames or drawn), each shown with a slow pan and zoom, with
 short cross-fades between the scenes. 256x256 (CORe50's 128 px frames
 upscaled 2x), 10 fps, about 5 s, MPEG-4 Part 2 ('mp4v'), well under 1 MB.
@@ -25,7 +25,7 @@ _REPO = os.path.dirname(os.path.dirname(_HERE))
 if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, _REPO)
 
-from datasets.synthetic import frame_rng, load_cutouts, make_frame  # noqa: E402
+from phone.synthetic import frame_rng, load_cutouts, make_frame  # noqa: E402
 from phone.imageio import read_image  # noqa: E402
 
 DEFAULT_OUT = os.path.join(_HERE, "phone_demo.mp4")

@@ -1,4 +1,4 @@
-"""datasets.core50: phone selection, session split, stride, annotation to-do list, download (no network)."""
+"""phone.core50: phone selection, session split, stride, annotation to-do list, download (no network)."""
 import hashlib
 import io
 import json
@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from datasets import core50
+from phone import core50
 from phone.errors import PhoneDataError
 
 PNG = cv2.imencode(".png", np.zeros((2, 2, 3), np.uint8))[1].tobytes()

@@ -1,12 +1,12 @@
-"""datasets.synthetic: determinism, VIA round trip against in-memory masks, negatives, copy-paste exclusion."""
+"""phone.synthetic: determinism, VIA round trip against in-memory masks, negatives, copy-paste exclusion."""
 import json
 import os
 
 import numpy as np
 import pytest
 
-from datasets import synthetic
-from datasets.synthetic import frame_rng, generate, load_cutouts, make_frame, make_sample, mask_to_polygon
+from phone import synthetic
+from phone.synthetic import frame_rng, generate, load_cutouts, make_frame, make_sample, mask_to_polygon
 from phone.dataset import PhoneDataset
 from phone.errors import PhoneDataError
 from phone.imageio import read_image

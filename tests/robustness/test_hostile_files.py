@@ -388,7 +388,7 @@ def test_hostile_weights_files_for_segment(tmp_path, tiny_weights, capsys):
 
 @pytest.fixture(scope="module")
 def small_dataset(tmp_path_factory):
-    from datasets.synthetic import generate
+    from phone.synthetic import generate
     root = tmp_path_factory.mktemp("phone_ds")
     generate(root / "train", 2, size=64, seed=0)
     generate(root / "val", 1, size=64, seed=1)
@@ -461,7 +461,7 @@ def test_train_reports_corrupt_frames_before_building_the_model(tmp_path, capsys
     """A training frame whose header is intact but whose data is cut off
     (an interrupted copy) would stop `phone train` when its turn comes, maybe
     hours in; it is reported up front, with every other bad frame."""
-    from datasets.synthetic import generate
+    from phone.synthetic import generate
     import mrcnn.model
     root = tmp_path / "ds"
     generate(root / "train", 3, size=64, seed=0)

@@ -71,7 +71,7 @@ def empty_start_weights(path):
 @pytest.fixture(scope="module")
 def phone_dataset(tmp_path_factory):
     """datasets/synthetic frames (64 px) in train/ and val/ with VIA files."""
-    from datasets.synthetic import generate
+    from phone.synthetic import generate
     root = tmp_path_factory.mktemp("synthetic")
     generate(root / "train", 4, size=64, seed=0)
     generate(root / "val", 2, size=64, seed=1)
