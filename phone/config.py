@@ -12,14 +12,36 @@ explained next to it.
     PhoneConfig350         training on 350x350 frames, zero-padded to 384x384
     PhoneInferenceConfig350
     PhoneConfig.for_size(n) any frame size (same reasoning, scaled)
+    PhoneScratchConfig     the from-scratch LightResNet model (make demo, the shipped model)
+    CocoInferenceConfig    Matterport's COCO model (mask_rcnn_coco.h5) for inference
+
+Configs from options (the one place the commands turn --config,
+--image-size, --lr, --score, --precision... into a Config)::
+
+    load_config_class("myconf.py:MyConfig")      -> class
+    derive_config(config, LEARNING_RATE=0.002)    -> new instance
+    sized_config(cls, 350)                        -> instance for 350 px frames
+    training_config(config_spec, image_size=..., lr=..., steps_per_epoch=..., precision=...)
+    inference_config(config, batch_size=..., score=..., precision=...)
 """
+import importlib
+import importlib.util
 import math
+import os
+import sys
 
 from mrcnn.config import Config
 
+from phone.errors import CommandError, one_line
+
 __all__ = ["PhoneConfig", "PhoneInferenceConfig", "PhoneConfig350",
            "PhoneInferenceConfig350", "PhoneScratchConfig",
-           "PhoneScratchInferenceConfig", "input_dim_for", "BASE_DIM"]
+           "PhoneScratchInferenceConfig", "CocoInferenceConfig", "input_dim_for", "BASE_DIM",
+           "PHONE_CLASS_NAMES", "load_config_class", "derive_config", "sized_config",
+           "training_config", "inference_config"]
+
+#: class names of the phone models, indexed by class id
+PHONE_CLASS_NAMES = ("BG", "phone")
 
 #: input side of the base configuration (native CORe50 frame size)
 BASE_DIM = 128
@@ -172,8 +194,9 @@ class PhoneScratchConfig(PhoneConfig):
     MASK_HEAD_CHANNELS = 64
     IMAGES_PER_GPU = 4
     RPN_TRAIN_ANCHORS_PER_IMAGE = 128
-    # The mask head runs on every sampled ROI, positive or not: 32 ROIs (up
-    # to ~10 positives) instead of 64 cut the step time by a third on 2 cores.
+    # 32 sampled ROIs (up to ~10 positives) instead of 64: the classifier
+    # head costs half, and the mask head runs on the positive ones only
+    # (MASK_HEAD_ON_POSITIVE_ROIS, the Config default).
     TRAIN_ROIS_PER_IMAGE = 32
     POST_NMS_ROIS_TRAINING = 300
     POST_NMS_ROIS_INFERENCE = 100
@@ -207,3 +230,101 @@ class PhoneScratchInferenceConfig(PhoneScratchConfig):
     # float32: the small model already runs at ~50 fps on two cores, and the
     # learning benchmark scores it in float32.
     MIXED_PRECISION = None
+
+
+class CocoInferenceConfig(Config):
+    """Matterport's COCO model (mask_rcnn_coco.h5) for inference:
+    ResNet-101, 81 classes, Matterport's image sizes (800 / 1024)."""
+    NAME = "coco"
+    NUM_CLASSES = 1 + 80
+    GPU_COUNT = 1
+    IMAGES_PER_GPU = 1
+
+
+# ------------------------------------------------------------ configs from options
+def load_config_class(spec):
+    """Import a Config subclass from ``"package.module:ClassName"`` or
+    ``"path/to/file.py:ClassName"``. Raises CommandError (one line)."""
+    if ":" not in spec:
+        raise CommandError(f"--config {spec!r}: expected MODULE:CLASS or FILE.py:CLASS")
+    where, name = spec.rsplit(":", 1)
+    try:
+        if where.endswith(".py") or os.path.sep in where or "/" in where:
+            path = os.path.abspath(where)
+            if not os.path.isfile(path):
+                raise CommandError(f"{where}: no such config file (--config)")
+            mod_name = "_phone_config_" + os.path.splitext(os.path.basename(path))[0]
+            mod_spec = importlib.util.spec_from_file_location(mod_name, path)
+            module = importlib.util.module_from_spec(mod_spec)
+            sys.modules[mod_name] = module
+            mod_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+    except CommandError:
+        raise
+    except Exception as e:  # the user's file: report its error on one line
+        raise CommandError(f"--config {spec}: cannot import {where}: "
+                           f"{type(e).__name__}: {one_line(e)}") from None
+    cls = getattr(module, name, None)
+    if cls is None:
+        raise CommandError(f"--config {spec}: {where} has no {name!r}")
+    if not isinstance(cls, type):
+        raise CommandError(f"--config {spec}: {name!r} is not a class")
+    return cls
+
+
+def derive_config(config, **overrides):
+    """A new config instance like ``config`` with some attributes changed
+    (``None`` values are ignored).
+
+    Matterport configs compute BATCH_SIZE, IMAGE_SHAPE and IMAGE_META_SIZE in
+    ``__init__``, so overrides go into a subclass that is instantiated again.
+    Attributes set on the instance after construction are carried over.
+    """
+    computed = {"BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE"}
+    attrs = {k: v for k, v in vars(config).items() if k.isupper() and k not in computed}
+    attrs.update({k: v for k, v in overrides.items() if v is not None})
+    base = type(config)
+    sub = type(base.__name__, (base,), dict(attrs, __doc__=base.__doc__,
+                                            __module__=base.__module__))
+    return sub()
+
+
+def sized_config(config_or_class, size):
+    """A config for square frames of side ``size``: the class's ``for_size``
+    when it has one (phone configs scale their anchors), else the config with
+    IMAGE_MIN_DIM = size and IMAGE_MAX_DIM = input_dim_for(size)."""
+    cls = config_or_class if isinstance(config_or_class, type) else type(config_or_class)
+    config = config_or_class() if isinstance(config_or_class, type) else config_or_class
+    if hasattr(cls, "for_size") and isinstance(config_or_class, type):
+        return cls.for_size(size)
+    return derive_config(config, IMAGE_MIN_DIM=int(size), IMAGE_MAX_DIM=input_dim_for(size))
+
+
+def training_config(config_spec=None, image_size=None, lr=None, steps_per_epoch=None,
+                    precision=None, base=PhoneConfig):
+    """The training config of ``phone train``: ``base`` (PhoneConfig) or the
+    class named by ``config_spec`` ("MODULE:CLASS"), sized for ``image_size``,
+    with the learning rate, steps per epoch and precision policy applied.
+    Validated for training; raises CommandError / ValueError."""
+    cls = load_config_class(config_spec) if config_spec else base
+    config = sized_config(cls, image_size) if image_size else cls()
+    config = derive_config(config, LEARNING_RATE=None if lr is None else float(lr),
+                           STEPS_PER_EPOCH=None if steps_per_epoch is None else int(steps_per_epoch),
+                           MIXED_PRECISION=precision)
+    config.validate("training")
+    return config
+
+
+def inference_config(config, batch_size=None, score=None, precision=None, image_size=None):
+    """``config`` (instance or class) turned into an inference config: one
+    GPU, ``batch_size`` images per detect() call, DETECTION_MIN_CONFIDENCE =
+    ``score`` and MIXED_PRECISION = ``precision`` when given."""
+    if image_size:
+        config = sized_config(config, image_size)
+    elif isinstance(config, type):
+        config = config()
+    return derive_config(config, GPU_COUNT=1,
+                         IMAGES_PER_GPU=None if batch_size is None else int(batch_size),
+                         DETECTION_MIN_CONFIDENCE=None if score is None else float(score),
+                         MIXED_PRECISION=precision)

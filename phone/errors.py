@@ -6,8 +6,10 @@ image and region index) and says what is wrong, e.g.::
     AnnotationError: train/via_region_data.json: image 'a.png' region 2:
     all_points_x has 5 values but all_points_y has 4
 
-All three derive from :class:`ValueError`, so callers that already catch
-``ValueError`` keep working.
+The data errors and :class:`WeightsError` derive from :class:`ValueError`,
+so callers that already catch ``ValueError`` keep working.
+:class:`CommandError` is what the command layer (``phone.commands``) raises
+for a bad argument; library code raises the specific types above.
 """
 
 
@@ -25,3 +27,35 @@ class ImageReadError(PhoneDataError):
 
 class PhoneDataWarning(UserWarning):
     """Suspicious but usable input (clipped coordinates, ignored point regions...)."""
+
+
+class WeightsError(ValueError):
+    """A weights argument or file that cannot be used (missing, unreadable,
+    another architecture or class count)."""
+
+
+#: exit statuses of the ``phone`` commands
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class CommandError(Exception):
+    """A problem the user can fix (bad argument, missing file): reported by
+    the command layer as one line, exit status ``exit_code``."""
+
+    def __init__(self, message, exit_code=EXIT_USAGE):
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def one_line(e, limit=None):
+    """An error (or message) folded onto one line; with ``limit``, cut to that
+    many characters (TensorFlow op errors run to pages of graph detail)."""
+    text = str(e).strip() or type(e).__name__
+    text = " ".join(text.split())
+    if limit and len(text) > limit:
+        text = text[:limit - 1].rstrip() + "…"
+    return text

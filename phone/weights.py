@@ -1,23 +1,38 @@
-"""Resolve the ``--weights`` argument of the phone CLI to a weights file.
+"""Model files and the one weights policy of every ``phone`` command.
 
-    coco      Matterport's COCO model: ``$PHONE_COCO_WEIGHTS`` if set, else
-              ``<repo>/mask_rcnn_coco.h5``; downloaded when missing.
+``--weights`` (and the ``weights=`` of the library functions) takes:
+
+    PATH      any ``.h5`` file in the mask_rcnn_coco.h5 layout (ours carry
+              their configuration, see ``mrcnn.weights.read_config``)
     last      the newest checkpoint under the logs folder
-              (``logs/{name}YYYYmmddTHHMM/mask_rcnn_{name}_NNNN.h5``).
-    imagenet  the ImageNet ResNet-50 weights (downloaded into the Keras cache).
-    PATH      any existing ``.h5`` file in the mask_rcnn_coco.h5 layout.
+              (``logs/{name}YYYYmmddTHHMM/mask_rcnn_{name}_NNNN.h5``)
+    coco      Matterport's COCO model: ``$PHONE_COCO_WEIGHTS`` if set, else
+              the user cache (``$MRCNN_HOME``); downloaded when missing
+    imagenet  the ImageNet ResNet-50 backbone (training only)
+    shipped   the phone model that ships inside the package (phone/models/)
 
-Everything here is TensorFlow-free (h5py only), so bad arguments are reported
-before the slow model build. Problems raise :class:`WeightsError` with one
-line naming the file and what is wrong.
+With no ``--weights``, segment / evaluate / realtime / annotate use
+:func:`default_model`: the newest model the user trained (the last checkpoint
+under the logs folder or the ``make demo`` model, whichever is newer), else
+the shipped model; the commands print which file they chose and why.
+
+The architecture comes from the file (:func:`model_config`): the
+configuration stored in it, else what its weight shapes say (backbone, class
+count); ``--config`` overrides both.
+
+Everything here is TensorFlow-free (h5py only), so bad arguments are
+reported before the slow model build. Problems raise :class:`WeightsError`
+with one line naming the file and what is wrong.
 """
 import glob
 import os
-import re
 
-__all__ = ["WeightsError", "COCO_ENV", "COCO_FILENAME", "CLASS_SPECIFIC_LAYERS",
-           "repo_root", "coco_weights_path", "find_last_checkpoint",
-           "resolve_weights", "file_num_classes", "check_weights_file"]
+from phone import paths
+from phone.errors import WeightsError
+
+__all__ = ["WeightsError", "COCO_ENV", "COCO_FILENAME", "CLASS_SPECIFIC_LAYERS", "KEYWORDS",
+           "coco_weights_path", "find_last_checkpoint", "default_model", "resolve_weights",
+           "file_num_classes", "check_weights_file", "model_config", "class_names_for"]
 
 #: environment variable that overrides the COCO weights location
 COCO_ENV = "PHONE_COCO_WEIGHTS"
@@ -27,24 +42,17 @@ COCO_FILENAME = "mask_rcnn_coco.h5"
 #: excludes these when starting from COCO)
 CLASS_SPECIFIC_LAYERS = ["mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox", "mrcnn_mask"]
 
-KEYWORDS = ("coco", "last", "imagenet")
-
-
-class WeightsError(ValueError):
-    """The --weights argument cannot be turned into a usable weights file."""
-
-
-def repo_root():
-    """The folder that holds the ``phone`` package (the repository root)."""
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KEYWORDS = ("coco", "last", "imagenet", "shipped")
 
 
 def coco_weights_path():
-    """Where the COCO weights live: $PHONE_COCO_WEIGHTS or <repo>/mask_rcnn_coco.h5."""
+    """Where the COCO weights live: $PHONE_COCO_WEIGHTS, else the user cache
+    ($MRCNN_HOME/mask_rcnn_coco.h5); never the package or the repository."""
     env = os.environ.get(COCO_ENV)
     if env:
         return os.path.abspath(os.path.expanduser(env))
-    return os.path.join(repo_root(), COCO_FILENAME)
+    from mrcnn.core.download import cache_dir  # no TensorFlow
+    return os.path.join(cache_dir(), COCO_FILENAME)
 
 
 def find_last_checkpoint(logs_dir, name):
@@ -71,6 +79,34 @@ def find_last_checkpoint(logs_dir, name):
         f"--logs / --weights PATH")
 
 
+def default_model(logs_dir=None, name="phone", demo_model=None, shipped_model=None):
+    """The model to use when no --weights is given: (path, why).
+
+    The newest model the user trained (the last checkpoint under
+    ``logs_dir``, or the ``make demo`` model, whichever file is newer), else
+    the model shipped with the package. Raises WeightsError when there is
+    none of them.
+    """
+    logs_dir = logs_dir or paths.default_logs_dir()
+    demo_model = demo_model or paths.demo_model_path()
+    shipped_model = shipped_model or paths.shipped_model_path()
+    trained = []
+    try:
+        trained.append((find_last_checkpoint(logs_dir, name), f"newest checkpoint in {logs_dir}"))
+    except WeightsError:
+        pass
+    if os.path.isfile(demo_model):
+        trained.append((demo_model, "the 'make demo' model"))
+    if trained:
+        path, why = max(trained, key=lambda t: os.path.getmtime(t[0]))
+        return os.path.abspath(path), f"{why} (newest model you trained)"
+    if os.path.isfile(shipped_model):
+        return os.path.abspath(shipped_model), "the model shipped with phone (no trained model found)"
+    raise WeightsError(f"no model to use: no checkpoint in {os.path.abspath(logs_dir)}, no demo "
+                       f"model at {demo_model} and no shipped model at {shipped_model}; train one "
+                       f"('make demo' or 'phone train') or pass --weights PATH")
+
+
 def _download_coco(path, verbose):
     from mrcnn import utils  # no TensorFlow
     try:
@@ -87,14 +123,15 @@ def _download_coco(path, verbose):
 def resolve_weights(spec, logs_dir=None, name=None, download=True, verbose=1):
     """Turn a --weights value into ``(path, kind)``.
 
-    spec: "coco", "last", "imagenet" (any case) or a file path.
+    spec: "coco", "last", "imagenet", "shipped" (any case) or a file path.
     logs_dir, name: where "last" looks (the model_dir and config.NAME).
     download: fetch the COCO / ImageNet files when missing.
-    Returns (absolute path, kind) with kind in {"coco", "last", "imagenet", "path"}.
-    Raises WeightsError.
+    Returns (absolute path, kind) with kind in {"coco", "last", "imagenet",
+    "shipped", "path"}. Raises WeightsError.
     """
     if spec is None or str(spec).strip() == "":
-        raise WeightsError("--weights: no weights given (coco, last, imagenet or a .h5 path)")
+        raise WeightsError("--weights: no weights given (coco, last, imagenet, shipped or a "
+                           ".h5 path)")
     spec = os.fspath(spec)
     key = spec.strip().lower()
     if key == "coco":
@@ -106,7 +143,14 @@ def resolve_weights(spec, logs_dir=None, name=None, download=True, verbose=1):
                                f"{COCO_FILENAME} there)")
         return _download_coco(path, verbose), "coco"
     if key == "last":
-        return os.path.abspath(find_last_checkpoint(logs_dir or "logs", name)), "last"
+        return os.path.abspath(find_last_checkpoint(logs_dir or paths.default_logs_dir(),
+                                                    name)), "last"
+    if key == "shipped":
+        path = paths.shipped_model_path()
+        if not os.path.isfile(path):
+            raise WeightsError(f"{path}: the shipped phone model is missing from this "
+                               f"installation; reinstall phone or pass --weights PATH")
+        return path, "shipped"
     if key == "imagenet":
         from mrcnn import utils
         try:
@@ -115,8 +159,8 @@ def resolve_weights(spec, logs_dir=None, name=None, download=True, verbose=1):
             raise WeightsError(f"--weights imagenet: {str(e).splitlines()[0]}") from None
     path = os.path.abspath(os.path.expanduser(spec))
     if not os.path.exists(path):
-        raise WeightsError(f"{spec}: weights file not found (expected coco, last, imagenet "
-                           f"or the path of a .h5 file)")
+        raise WeightsError(f"{spec}: weights file not found (expected coco, last, imagenet, "
+                           f"shipped or the path of a .h5 file)")
     if os.path.isdir(path):
         raise WeightsError(f"{spec}: is a directory, not a weights file")
     if os.path.getsize(path) == 0:
@@ -124,17 +168,18 @@ def resolve_weights(spec, logs_dir=None, name=None, download=True, verbose=1):
     return path, "path"
 
 
-def _decode(values):
-    return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
+# ------------------------------------------------------------------ file contents
+def _weights_io():
+    from mrcnn import weights as weights_io  # h5py + numpy only
+    return weights_io
 
 
-def _open_h5(path):
-    import h5py
+def _as_weights_error(fn, *args):
+    weights_io = _weights_io()
     try:
-        return h5py.File(path, "r")
-    except (OSError, ValueError) as e:
-        raise WeightsError(f"{path}: not a readable HDF5 weights file (truncated or corrupt "
-                           f"download?): {str(e).splitlines()[0]}") from None
+        return fn(*args)
+    except weights_io.WeightsFileError as e:
+        raise WeightsError(str(e)) from None
 
 
 def check_weights_file(path):
@@ -143,38 +188,61 @@ def check_weights_file(path):
     Returns the list of layer names it holds. Raises WeightsError when it is
     not an HDF5 file or has no ``layer_names`` (not a Keras weights file).
     """
-    f = _open_h5(path)
-    try:
-        root = f
-        if "layer_names" not in root.attrs and "model_weights" in root:
-            root = root["model_weights"]
-        if "layer_names" not in root.attrs:
-            raise WeightsError(f"{path}: HDF5 file without 'layer_names': not a Keras weights "
-                               f"file in the mask_rcnn_coco.h5 layout")
-        return _decode(root.attrs["layer_names"])
-    finally:
-        f.close()
+    return _as_weights_error(_weights_io().file_layer_names, path)
 
 
 def file_num_classes(path):
     """NUM_CLASSES of the Mask R-CNN head stored in a weights file, or None
     when it has no ``mrcnn_class_logits`` layer (e.g. ImageNet backbone
     weights). Raises WeightsError for unreadable files."""
-    f = _open_h5(path)
-    try:
-        root = f
-        if "layer_names" not in root.attrs and "model_weights" in root:
-            root = root["model_weights"]
-        if "mrcnn_class_logits" not in root:
-            return None
-        g = root["mrcnn_class_logits"]
-        for wname in _decode(g.attrs.get("weight_names", [])):
-            if re.search(r"bias(:0)?$", wname):
-                try:
-                    return int(g[wname].shape[0])
-                except (KeyError, OSError):
-                    raise WeightsError(f"{path}: layer 'mrcnn_class_logits' cannot be read; "
-                                       f"the file is damaged") from None
-        return None
-    finally:
-        f.close()
+    return _as_weights_error(_weights_io().file_num_classes, path)
+
+
+def class_names_for(config, coco=False):
+    """Class names indexed by class id for a model config: the config's
+    CLASS_NAMES when it has them, COCO's 81 names for the COCO model, else
+    BG, phone, class 2, ..."""
+    n = int(config.NUM_CLASSES)
+    names = getattr(config, "CLASS_NAMES", None)
+    if names and len(names) == n:
+        return list(names)
+    if coco or n == 81:
+        from phone.coco_classes import COCO_CLASS_NAMES
+        if n == len(COCO_CLASS_NAMES):
+            return list(COCO_CLASS_NAMES)
+    return (["BG", "phone"] + [f"class {i}" for i in range(2, n)])[:max(n, 1)]
+
+
+def model_config(path, config_spec=None, coco=False):
+    """The configuration of the model in weights file ``path``: (config, how).
+
+    config_spec ("MODULE:CLASS"): that class, whatever the file says.
+    coco: Matterport's COCO config (CocoInferenceConfig).
+    Else the configuration stored in the file (files our training writes),
+    else one inferred from the weight shapes (backbone, class count): the
+    from-scratch phone config for a LightResNet, PhoneInferenceConfig for a
+    ResNet with 2 classes, CocoInferenceConfig for 81 classes.
+    ``how`` says in words where the config came from.
+    Raises WeightsError (one line) when the file cannot say and no
+    config_spec was given.
+    """
+    from phone import config as phone_config
+    if config_spec:
+        return phone_config.load_config_class(config_spec)(), f"--config {config_spec}"
+    if coco:
+        return phone_config.CocoInferenceConfig(), "Matterport's COCO config (--coco-class)"
+    weights_io = _weights_io()
+    stored = _as_weights_error(weights_io.read_config, path)
+    if stored is not None:
+        return stored, "configuration stored in the weights file"
+    overrides = _as_weights_error(weights_io.infer_config, path)
+    backbone = overrides.get("BACKBONE")
+    if backbone is not None and not isinstance(backbone, str):
+        base = phone_config.PhoneScratchInferenceConfig
+    elif int(overrides.get("NUM_CLASSES", 2)) == 81 and backbone in (None, "resnet101"):
+        base = phone_config.CocoInferenceConfig
+    else:
+        base = phone_config.PhoneInferenceConfig
+    config = phone_config.derive_config(base(), **overrides)
+    shown = ", ".join(f"{k}={v!r}" for k, v in sorted(overrides.items()))
+    return config, f"{base.__name__} with {shown} (read from the weight shapes)"

@@ -236,3 +236,50 @@ def load_weights_h5(keras_model, filepath, by_name=False, exclude=None):
     for v, value in assignments:
         v.assign(value.astype(v.dtype) if hasattr(v, "dtype") else value)
     return [name for name, _, _ in pairs]
+
+
+# ------------------------------------------------------------ cheap inspection
+def _layout_root(f, filepath):
+    """The group holding ``layer_names`` (the file root, or ``model_weights``
+    in a full-model file). Raises WeightsFileError when there is none."""
+    root = f
+    if "layer_names" not in root.attrs and "model_weights" in root:
+        root = root["model_weights"]
+    if "layer_names" not in root.attrs:
+        raise WeightsFileError(
+            f"{filepath}: HDF5 file without 'layer_names': not a Keras weights "
+            f"file in the mask_rcnn_coco.h5 layout")
+    return root
+
+
+def file_layer_names(filepath):
+    """The layer names a Keras-2 layout weights file holds, in file order,
+    without reading any array. Raises WeightsFileError (one line)."""
+    f = _open(filepath)
+    try:
+        return _decode(_layout_root(f, filepath).attrs["layer_names"])
+    finally:
+        f.close()
+
+
+def file_num_classes(filepath):
+    """NUM_CLASSES of the Mask R-CNN head in a weights file (the length of
+    ``mrcnn_class_logits``' bias), or None when the file has no such layer
+    (e.g. ImageNet backbone weights). Raises WeightsFileError."""
+    f = _open(filepath)
+    try:
+        root = _layout_root(f, filepath)
+        if "mrcnn_class_logits" not in root:
+            return None
+        g = root["mrcnn_class_logits"]
+        for wname in _decode(g.attrs.get("weight_names", [])):
+            if re.search(r"bias(:0)?$", wname):
+                try:
+                    return int(g[wname].shape[0])
+                except (KeyError, OSError):
+                    raise WeightsFileError(
+                        f"{filepath}: layer 'mrcnn_class_logits' cannot be read; "
+                        f"the file is damaged") from None
+        return None
+    finally:
+        f.close()
