@@ -1,7 +1,7 @@
-"""``python -m phone ...``: the phone command line (see phone.cli)."""
+"""``python -m phone ...``: the phone command line (see phone.commands)."""
 import sys
 
-from phone.cli import main
+from phone.commands import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,13 +14,16 @@ Report (JSON)::
                  "mask_iou", "ap50", "ap50_95"}, ...],
      "mean": {"mask_iou", "map50", "map50_95"}}
 """
-import json
 import os
 import sys
 
 import numpy as np
 
-__all__ = ["evaluate_image", "evaluate_dataset", "format_table", "write_json", "run"]
+from phone.errors import CommandError
+from phone.imageio import write_json_atomic
+
+__all__ = ["evaluate_image", "evaluate_dataset", "format_table", "write_json",
+           "load_eval_dataset", "evaluation_report"]
 
 
 def _f(x):
@@ -132,38 +135,34 @@ def format_table(report):
 
 def write_json(report, path):
     """Write the report as JSON, atomically. Returns the path."""
-    from phone.imageio import write_bytes_atomic
-    data = (json.dumps(report, indent=2, sort_keys=False) + "\n").encode("utf8")
-    return write_bytes_atomic(path, data)
+    return write_json_atomic(path, report)
 
 
-def run(args):
-    """``phone evaluate``: prints the table, writes the JSON; returns 0."""
-    from phone.cli import CommandError
+def load_eval_dataset(dataset_dir, subset="val", via_file=None):
+    """The prepared PhoneDataset to evaluate on: dataset_dir/subset with its
+    via_region_data.json (or ``via_file``). Raises CommandError /
+    PhoneDataError naming the folder or file."""
     from phone.dataset import PhoneDataset
-    from phone.segment import build_segmenter
-
-    if not os.path.isdir(args.dataset):
-        raise CommandError(f"{args.dataset}: no such dataset folder (--dataset)")
+    if not os.path.isdir(dataset_dir):
+        raise CommandError(f"{dataset_dir}: no such dataset folder (--dataset)")
     dataset = PhoneDataset()
-    dataset.load_phone(args.dataset, args.subset, via_file=args.via)
+    dataset.load_phone(dataset_dir, subset, via_file=via_file)
     dataset.prepare()
     if dataset.num_images == 0:
-        raise CommandError(f"{os.path.join(args.dataset, args.subset or '')}: no annotated images "
+        raise CommandError(f"{os.path.join(dataset_dir, subset or '')}: no annotated images "
                            f"to evaluate")
-    json_path = args.json or os.path.join(args.out, "evaluation.json")
-    if os.path.isdir(json_path):
-        raise CommandError(f"{json_path}: --json is a folder")
+    return dataset
 
-    seg, weights_path, class_map = build_segmenter(args, 1)
-    report = evaluate_dataset(seg, dataset, class_map=class_map, quiet=args.quiet)
-    full = {"dataset": os.path.abspath(args.dataset), "subset": args.subset,
-            "weights": weights_path, "config": type(seg.config).__name__,
-            "score_threshold": _f(seg.score if seg.score is not None
-                                  else seg.config.DETECTION_MIN_CONFIDENCE),
-            "coco_class": getattr(args, "coco_class", None)}
+
+def evaluation_report(segmenter, dataset, weights_path, dataset_dir, subset, class_map=None,
+                      coco_class=None, quiet=True):
+    """evaluate_dataset plus what was evaluated (dataset, weights, config,
+    score threshold): the report ``phone evaluate`` prints and writes."""
+    report = evaluate_dataset(segmenter, dataset, class_map=class_map, quiet=quiet)
+    full = {"dataset": os.path.abspath(dataset_dir), "subset": subset,
+            "weights": weights_path, "config": type(segmenter.config).__name__,
+            "score_threshold": _f(segmenter.score if segmenter.score is not None
+                                  else segmenter.config.DETECTION_MIN_CONFIDENCE),
+            "coco_class": coco_class}
     full.update(report)
-    print(format_table(full))
-    write_json(full, json_path)
-    print(f"Wrote {json_path}")
-    return 0
+    return full

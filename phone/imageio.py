@@ -19,7 +19,8 @@ import numpy as np
 from mrcnn.core.fileio import current_umask, set_new_file_mode  # noqa: F401 (re-exported)
 from phone.errors import ImageReadError
 
-__all__ = ["read_image", "write_png_atomic", "image_size", "to_rgb_uint8"]
+__all__ = ["read_image", "write_png_atomic", "write_bytes_atomic", "write_json_atomic",
+           "image_size", "to_rgb_uint8"]
 
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
 
@@ -168,6 +169,14 @@ def write_bytes_atomic(path, data):
             pass
         raise
     return path
+
+
+def write_json_atomic(path, data, indent=2):
+    """Write ``data`` as UTF-8 JSON (with a final newline), atomically.
+    Returns the path."""
+    import json
+    text = json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
+    return write_bytes_atomic(path, text.encode("utf8"))
 
 
 def _png_size(head):

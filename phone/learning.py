@@ -14,8 +14,9 @@ import time
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REAL_DIR = os.path.join(REPO, "datasets", "phone")
+from phone import paths
+
+REAL_DIR = paths.bundled_dataset_dir()
 
 
 def _params_key(params):
@@ -28,7 +29,7 @@ def make_synthetic_split(out_dir, n, seed, size=128, paste_from=None,
     frames with ``via_region_data.json``. Returns the folder."""
     from phone import synthetic
     params = dict(n=int(n), seed=int(seed), size=int(size),
-                  paste_from=[os.path.relpath(p, REPO) for p in (paste_from or [])],
+                  paste_from=[os.path.relpath(p, REAL_DIR) for p in (paste_from or [])],
                   exclude=sorted(exclude), paste_prob=paste_prob,
                   negatives=negatives, version=1)
     stamp = os.path.join(out_dir, ".params.json")
@@ -77,7 +78,7 @@ def real_frame_names(subsets=("train", "val")):
 def scratch_config(steps, batch_size=None, **overrides):
     """PhoneScratchConfig with STEPS_PER_EPOCH chosen so that ``steps``
     training steps take a few epochs (a checkpoint each)."""
-    from phone.cli import derive_config
+    from phone.config import derive_config
     from phone.config import PhoneScratchConfig
     base = PhoneScratchConfig()
     epochs = max(1, min(6, int(steps) // 100))
@@ -127,9 +128,9 @@ def inference_segmenter(weights, score=None, model_dir=None, **overrides):
     """A phone.segment.Segmenter for the from-scratch model (float32);
     ``overrides``: Config attributes the model was trained with (only the
     ones inference needs are used)."""
-    from phone.cli import derive_config
+    from phone.config import derive_config
     from phone.config import PhoneScratchInferenceConfig
-    from phone.segment import Segmenter
+    from phone.segmenter import Segmenter
     config = PhoneScratchInferenceConfig()
     kept = inference_overrides(overrides)
     if kept:

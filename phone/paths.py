@@ -9,7 +9,7 @@ site-packages. Downloads (COCO weights, CORe50) go to the user cache of
 
     checkout_root()        the checkout, or None for an installed package
     default_logs_dir()     <repo>/logs or ./logs
-    default_outputs_dir()  <repo>/outputs or ./outputs
+    default_outputs_dir()  $PHONE_OUTPUTS, else <repo>/outputs or ./outputs
     demo_model_path()      what ``make demo`` / ``phone demo`` writes
     bundled_dataset_dir()  the 4 bundled CORe50 frames with VIA polygons
     shipped_model_path()   the phone model that ships inside the package
@@ -17,7 +17,8 @@ site-packages. Downloads (COCO weights, CORe50) go to the user cache of
 import os
 
 __all__ = ["PACKAGE_DIR", "checkout_root", "default_logs_dir", "default_outputs_dir",
-           "demo_model_path", "bundled_dataset_dir", "shipped_model_path", "SHIPPED_MODEL_NAME"]
+           "demo_model_path", "bundled_dataset_dir", "shipped_model_path", "SHIPPED_MODEL_NAME",
+           "OUTPUTS_ENV"]
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 SHIPPED_MODEL_NAME = "mask_rcnn_phone.h5"
@@ -41,8 +42,15 @@ def default_logs_dir():
     return os.path.join(_base(), "logs")
 
 
+#: environment variable that moves the outputs folder (demo model, masks)
+OUTPUTS_ENV = "PHONE_OUTPUTS"
+
+
 def default_outputs_dir():
-    """<repo>/outputs in a checkout, else ./outputs."""
+    """$PHONE_OUTPUTS if set, else <repo>/outputs in a checkout, else ./outputs."""
+    env = os.environ.get(OUTPUTS_ENV)
+    if env:
+        return os.path.abspath(os.path.expanduser(env))
     return os.path.join(_base(), "outputs")
 
 

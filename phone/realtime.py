@@ -5,7 +5,10 @@
     phone realtime --source 1                 # another camera
     phone realtime --source clip.mp4          # a video file, played at its frame rate
     phone realtime --source datasets/videos/phone_demo.mp4 --no-display --out out.mp4
-    python phone/realtime.py --source ...     # the same, without installing
+    python phone/realtime.py --source ...     # the same, from a checkout without installing
+
+This module is the library (sources, the one-slot mailbox, sinks, the loop);
+``phone/commands/realtime.py`` parses the options.
 
 How it keeps up
 ---------------
@@ -32,21 +35,8 @@ window support without --no-display).
 import os
 import sys
 
-if __name__ == "__main__":
-    # Run as a script (python phone/realtime.py): Python puts phone/ first on
-    # sys.path, where phone/phone.py would shadow the phone package. Same fix
-    # as phone/phone.py: drop phone/, put the repository root and Mask_RCNN/
-    # first.
-    _HERE = os.path.dirname(os.path.realpath(__file__))
-    _ROOT = os.path.dirname(_HERE)
-    sys.path[:] = [p for p in sys.path
-                   if os.path.realpath(p or os.getcwd()) != _HERE]
-    for _p in (os.path.join(_ROOT, "Mask_RCNN"), _ROOT):
-        if os.path.isdir(_p) and _p not in sys.path:
-            sys.path.insert(0, _p)
-    _mod = sys.modules.get("phone")
-    if _mod is not None and not hasattr(_mod, "__path__"):
-        del sys.modules["phone"]
+if __name__ == "__main__":  # a script from a checkout: phone/ is sys.path[0]
+    import _script  # noqa: F401  (sets sys.path so that `import phone` is the package)
 
 import threading  # noqa: E402
 import time  # noqa: E402
@@ -55,26 +45,23 @@ from collections import deque  # noqa: E402
 import numpy as np  # noqa: E402
 
 from phone.errors import PhoneDataError  # noqa: E402
+from phone.video import FALLBACK_FPS, AtomicVideoWriter, VideoError  # noqa: E402
 
 __all__ = ["LatestFrame", "FrameSource", "RealtimeStats", "CameraError", "VideoSourceError",
            "parse_source", "open_source", "open_camera", "open_video", "display_problem",
-           "draw_hud", "VideoSink", "WindowSink", "run_realtime", "default_weights",
-           "config_for_weights", "DEMO_WEIGHTS", "DEFAULT_CAMERA_TIMEOUT", "WINDOW_NAME",
-           "run", "main"]
+           "draw_hud", "VideoSink", "WindowSink", "run_realtime", "frame_processor",
+           "DEFAULT_CAMERA_TIMEOUT", "WINDOW_NAME", "FALLBACK_FPS"]
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-#: the checkpoint ``make demo`` leaves behind (the default when --logs has none)
-DEMO_WEIGHTS = os.path.join(_REPO, "outputs", "demo", "mask_rcnn_phone.h5")
 DEFAULT_CAMERA_TIMEOUT = 5.0
 WINDOW_NAME = "phone realtime (q to quit)"
-_FALLBACK_FPS = 30.0
+_FALLBACK_FPS = FALLBACK_FPS
 
 
 class CameraError(PhoneDataError):
     """A camera that cannot be opened, does not answer or gives no frames."""
 
 
-class VideoSourceError(PhoneDataError):
+class VideoSourceError(VideoError):
     """A video file that cannot be opened or read, or an output video that
     cannot be written."""
 
@@ -348,7 +335,7 @@ def draw_hud(image_bgr, lines, corner="bottom"):
 
 
 class VideoSink:
-    """Writes frames to a video file, atomically (temp file, renamed on close).
+    """Writes frames to a video file, atomically (phone.video.AtomicVideoWriter).
 
     With ``repeat=True`` (drop mode) each frame id keeps its slot: before a
     frame with id i is written, the previous image is repeated for the ids
@@ -356,72 +343,37 @@ class VideoSink:
     """
 
     def __init__(self, path, fps, repeat=True):
-        self.path = os.fspath(path)
-        self.fps = float(fps) if fps and fps > 0 else _FALLBACK_FPS
+        self._out = AtomicVideoWriter(path, fps, hint="--out")
+        self.path = self._out.path
+        self.fps = self._out.fps
         self.repeat = bool(repeat)
-        self.frames = 0
-        self.size = None
-        self._writer = None
-        self._tmp = None
         self._prev = None
         self._prev_id = None
 
-    def _open(self, size):
-        import tempfile
+    @property
+    def frames(self):
+        return self._out.frames
 
-        import cv2
-        ext = os.path.splitext(self.path)[1].lower() or ".mp4"
-        fourcc = "MJPG" if ext == ".avi" else "mp4v"
-        parent = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix="." + os.path.basename(self.path) + ".",
-                                   suffix=ext)
-        os.close(fd)
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*fourcc), self.fps, size)
-        if not writer.isOpened():
-            os.unlink(tmp)
-            raise VideoSourceError(f"{self.path}: cannot write a {ext} video with OpenCV "
-                                   f"(codec {fourcc}); try --out NAME.avi")
-        self._writer, self._tmp, self.size = writer, tmp, size
+    @property
+    def size(self):
+        return self._out.size
 
     def __call__(self, frame_id, image_bgr):
-        h, w = image_bgr.shape[:2]
-        if self._writer is None:
-            self._open((w, h))
-        elif (w, h) != self.size:
-            import cv2
-            image_bgr = cv2.resize(image_bgr, self.size, interpolation=cv2.INTER_AREA)
         if self.repeat and self._prev is not None and frame_id is not None:
             for _ in range(max(0, int(frame_id) - int(self._prev_id) - 1)):
-                self._writer.write(self._prev)
-                self.frames += 1
+                self._out.write(self._prev)
         image_bgr = np.ascontiguousarray(image_bgr)
-        self._writer.write(image_bgr)
-        self.frames += 1
+        self._out.write(image_bgr)
         self._prev, self._prev_id = image_bgr, frame_id
         return True
 
     def close(self):
         """Finish the file (renamed into place). Returns the path, or None
         when no frame was written."""
-        if self._writer is None:
-            return None
-        self._writer.release()
-        self._writer = None
-        umask = os.umask(0)   # mkstemp makes 0600 files: give the video the usual mode
-        os.umask(umask)
-        os.chmod(self._tmp, 0o666 & ~umask)
-        os.replace(self._tmp, self.path)
-        self._tmp = None
-        return self.path
+        return self._out.close()
 
     def abort(self):
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-        if self._tmp and os.path.exists(self._tmp):
-            os.unlink(self._tmp)
-        self._tmp = None
+        self._out.abort()
 
 
 class WindowSink:
@@ -623,129 +575,15 @@ def run_realtime(source, process, sinks=(), drop=True, max_frames=None, pace=Non
 
 
 # ------------------------------------------------------------------ model
-def default_weights(logs_dir, name="phone"):
-    """--weights when not given: the newest checkpoint under logs_dir, else
-    the demo checkpoint (make demo). Raises WeightsError when neither exists."""
-    from phone.weights import WeightsError, find_last_checkpoint
-    try:
-        return find_last_checkpoint(logs_dir, name)
-    except WeightsError as e:
-        if os.path.isfile(DEMO_WEIGHTS):
-            return DEMO_WEIGHTS
-        raise WeightsError(f"{e}; or run 'make demo' to train the demo model "
-                           f"({os.path.relpath(DEMO_WEIGHTS, _REPO)})") from None
-
-
-def config_for_weights(path):
-    """The config class spec for a weights file when --config is not given:
-    the from-scratch model (phone.config:PhoneScratchInferenceConfig, the demo
-    model) for a file without ResNet-50/101 stage-4 blocks (res4c...), else
-    None (the default PhoneInferenceConfig / COCO config)."""
-    from phone.weights import check_weights_file
-    names = set(check_weights_file(path))
-    if "res4c_branch2a" in names:
-        return None
-    return "phone.config:PhoneScratchInferenceConfig"
-
-
-def _build_segmenter(args):
-    """Segmenter for the realtime arguments. Without --weights (or with
-    ``last`` and no --config) the newest checkpoint in --logs is used, else
-    the demo checkpoint; without --config the config is chosen to fit the
-    weights file (see config_for_weights)."""
-    from phone.segment import build_segmenter
-    from phone.weights import resolve_weights
-    if not args.coco_class:
-        if not args.weights or (args.weights.strip().lower() == "last" and not args.config):
-            args.weights = default_weights(args.logs)
-        if not args.config:
-            path, _ = resolve_weights(args.weights, logs_dir=args.logs, name="phone")
-            args.weights = path
-            args.config = config_for_weights(path)
-    seg, path, _ = build_segmenter(args, 1)
-    return seg, path
-
-
-def _processor(seg):
+def frame_processor(segmenter):
     """BGR frame -> BGR overlay (model + Matterport-style instance overlay)."""
     def process(frame_bgr):
         frame_bgr = _to_bgr(frame_bgr)
         rgb = np.ascontiguousarray(frame_bgr[:, :, ::-1])
-        _bw, r = seg.segment_image(rgb)
-        return np.ascontiguousarray(seg.overlay(rgb, r)[:, :, ::-1])
+        _bw, r = segmenter.segment_image(rgb)
+        return np.ascontiguousarray(segmenter.overlay(rgb, r)[:, :, ::-1])
     return process
 
 
-def run(args):
-    """``phone realtime``: returns the exit status."""
-    from phone.cli import CommandError
-    if args.out:
-        ext = os.path.splitext(args.out)[1].lower()
-        if ext not in (".mp4", ".avi", ".mov", ".mkv"):
-            raise CommandError(f"{args.out}: --out must be a video file (.mp4 or .avi)")
-        if os.path.isdir(args.out):
-            raise CommandError(f"{args.out}: --out is a folder; give a file name such as out.mp4")
-    if not args.no_display:
-        problem = display_problem()
-        if problem:
-            raise CommandError(f"cannot open a window: {problem}; use --no-display "
-                               f"(with --out out.mp4 to record the result)")
-
-    say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
-    source = open_source(args.source, camera_timeout=args.camera_timeout)
-    sink = window = None
-    try:
-        say(f"Source: {source.name} ({'live' if source.live else 'file'}, "
-            f"{source.fps or 'unknown'} fps"
-            + (f", {source.frame_count} frames" if source.frame_count else "") + ")")
-        seg, path = _build_segmenter(args)
-        say(f"Model: {type(seg.config).__name__}, weights {path}")
-        process = _processor(seg)
-        t = time.perf_counter()
-        process(source.peek())          # first call traces the graph
-        say(f"Model ready (warm-up {time.perf_counter() - t:.1f} s); "
-            + ("press q in the window to quit" if not args.no_display else "Ctrl-C to stop"))
-        sinks = []
-        if args.out:
-            sink = VideoSink(args.out, source.fps or _FALLBACK_FPS, repeat=not args.every_frame)
-            sinks.append(sink)
-        if not args.no_display:
-            window = WindowSink()
-            sinks.append(window)
-        pace = None if (source.live or args.every_frame) else (source.fps or _FALLBACK_FPS)
-        stats = run_realtime(source, process, sinks=sinks, drop=not args.every_frame,
-                             max_frames=args.max_frames, pace=pace,
-                             poll=window.poll if window else None,
-                             stall_timeout=max(10.0, 2 * args.camera_timeout),
-                             status=None if args.quiet else say)
-    except BaseException:
-        if sink is not None:
-            sink.abort()
-        raise
-    finally:
-        source.release()
-        if window is not None:
-            window.close()
-    print(f"Stopped ({stats.stop_reason}): {stats.line()}")
-    if stats.dropped and not args.every_frame:
-        print("Frames were dropped because the model is slower than the source; the newest "
-              "frame is always the one processed (no growing lag)")
-    if sink is not None:
-        written = sink.close()
-        if written:
-            w, h = sink.size
-            print(f"Wrote {written} ({sink.frames} frames, {w}x{h}, {sink.fps:g} fps)")
-        else:
-            print(f"No frame processed: {args.out} not written")
-    return 0
-
-
-def main(argv=None):
-    """``python phone/realtime.py ARGS`` = ``phone realtime ARGS``."""
-    from phone.cli import main as cli_main
-    argv = list(sys.argv[1:] if argv is None else argv)
-    return cli_main(["realtime"] + argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python phone/realtime.py ARGS = phone realtime ARGS
+    sys.exit(_script.run_command("realtime"))

@@ -1,6 +1,6 @@
-"""``phone train``: Matterport's balloon recipe for the phone class.
+"""Training: Matterport's balloon recipe for the phone class (``phone train``).
 
-    config  = PhoneConfig()                    (or --config / --image-size)
+    config  = phone.config.training_config()   (PhoneConfig, or --config / --image-size)
     train   = PhoneDataset().load_phone(dataset, "train")
     val     = PhoneDataset().load_phone(dataset, "val")
     model   = MaskRCNN("training", config, model_dir=logs)
@@ -13,44 +13,16 @@ newest one is what ``--weights last`` picks.
 import os
 import sys
 
-__all__ = ["training_config", "load_datasets", "unreadable_images", "build_augmentation",
-           "resolve_start_weights", "load_start_weights", "run"]
+from phone.errors import CommandError, PhoneDataError
 
-
-def training_config(args):
-    """PhoneConfig (or --config's class, sized by --image-size) with --lr and
-    --steps-per-epoch applied."""
-    from phone.cli import derive_config, load_config_class
-    if getattr(args, "config", None):
-        cls = load_config_class(args.config)
-    else:
-        from phone.config import PhoneConfig
-        cls = PhoneConfig
-    size = getattr(args, "image_size", None)
-    if size:
-        from phone.config import input_dim_for
-        config = cls.for_size(size) if hasattr(cls, "for_size") else derive_config(
-            cls(), IMAGE_MIN_DIM=int(size), IMAGE_MAX_DIM=input_dim_for(size))
-    else:
-        config = cls()
-    overrides = {}
-    if getattr(args, "lr", None):
-        overrides["LEARNING_RATE"] = float(args.lr)
-    if getattr(args, "steps_per_epoch", None):
-        overrides["STEPS_PER_EPOCH"] = int(args.steps_per_epoch)
-    if getattr(args, "precision", None):
-        overrides["MIXED_PRECISION"] = args.precision
-    if overrides:
-        config = derive_config(config, **overrides)
-    config.validate("training")
-    return config
+__all__ = ["load_datasets", "unreadable_images", "build_augmentation",
+           "resolve_start_weights", "train"]
 
 
 def unreadable_images(dataset):
     """Decode every image of a prepared dataset; returns the one-line
     problems ("path: what is wrong") of those that cannot be read or whose
     pixels do not match the size the annotations were rasterised for."""
-    from phone.errors import PhoneDataError
     problems = []
     for image_id in dataset.image_ids:
         info = dataset.image_info[image_id]
@@ -73,7 +45,6 @@ def load_datasets(dataset_dir):
     reported before the model is built (listed on stderr, CommandError)
     instead of stopping the training when its turn comes.
     Raises PhoneDataError / CommandError naming the folder or file."""
-    from phone.cli import CommandError
     from phone.dataset import PhoneDataset
     if not os.path.isdir(dataset_dir):
         raise CommandError(f"{dataset_dir}: no such dataset folder (--dataset)")
@@ -138,50 +109,48 @@ def resolve_start_weights(spec, config, logs_dir, verbose=1):
     return path, kind, exclude
 
 
-def load_start_weights(model, spec, logs_dir, verbose=1):
-    """resolve_start_weights + load into ``model`` (by name). Returns
-    (path, kind, exclude)."""
-    path, kind, exclude = resolve_start_weights(spec, model.config, logs_dir, verbose)
-    if exclude:
-        model.load_weights(path, by_name=True, exclude=exclude)
-    else:
-        model.load_weights(path, by_name=True)
-    return path, kind, exclude
-
-
-def run(args):
-    """``phone train``: returns 0 when training finished."""
+def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=30, layers="heads",
+          augment=False):
+    """``phone train``: fine-tune ``config``'s model on dataset_dir/train,
+    validating on dataset_dir/val. ``weights``: the start (see
+    phone.weights.resolve_weights; coco re-initialises the class layers).
+    Checkpoints (self-describing .h5 files) go to logs_dir/phoneYYYYmmddTHHMM/.
+    Returns the path of the last checkpoint, or None when there was nothing
+    to do."""
     from mrcnn.model import MaskRCNN
+    from phone import paths
 
-    config = training_config(args)
-    train_set, val_set = load_datasets(args.dataset)
-    print(f"Dataset {args.dataset}: {train_set.num_images} training, "
+    logs_dir = logs_dir or paths.default_logs_dir()
+    train_set, val_set = load_datasets(dataset_dir)
+    print(f"Dataset {dataset_dir}: {train_set.num_images} training, "
           f"{val_set.num_images} validation images")
     # Weights are resolved (downloaded) and checked before the slow model build.
-    path, kind, exclude = resolve_start_weights(args.weights, config, args.logs)
+    path, kind, exclude = resolve_start_weights(weights, config, logs_dir)
     config.display()
-    os.makedirs(args.logs, exist_ok=True)
-    model = MaskRCNN(mode="training", config=config, model_dir=args.logs)
+    os.makedirs(logs_dir, exist_ok=True)
+    model = MaskRCNN(mode="training", config=config, model_dir=logs_dir)
     if exclude:
         model.load_weights(path, by_name=True, exclude=exclude)
     else:
         model.load_weights(path, by_name=True)
     print(f"Loaded {kind} weights: {path}")
-    if args.epochs <= model.epoch:
+    if epochs <= model.epoch:
         print(f"Nothing to do: the checkpoint is already at epoch {model.epoch} "
-              f"(--epochs {args.epochs} is the total, not an increment)")
-        return 0
+              f"(--epochs {epochs} is the total, not an increment)")
+        return None
     print(f"Checkpoints: {model.log_dir}{os.sep}"
           f"{os.path.basename(model.checkpoint_path).replace('{epoch:04d}', 'NNNN')}")
-    augmentation = build_augmentation() if args.augment else None
-    print(f"Training {args.layers} layers from epoch {model.epoch} to {args.epochs}, "
-          f"LR {config.LEARNING_RATE}, augmentation {'on' if augmentation else 'off'}")
+    augmentation = build_augmentation() if augment else None
+    print(f"Training {layers} layers from epoch {model.epoch} to {epochs}, "
+          f"LR {config.LEARNING_RATE}, precision {model.mixed_precision or 'float32'}, "
+          f"augmentation {'on' if augmentation else 'off'}")
     sys.stdout.flush()
-    model.train(train_set, val_set, learning_rate=config.LEARNING_RATE, epochs=args.epochs,
-                layers=args.layers, augmentation=augmentation)
-    saved = getattr(model, "last_checkpoints", None)
-    if saved:
-        print(f"Last checkpoint: {saved[-1]}")
+    model.train(train_set, val_set, learning_rate=config.LEARNING_RATE, epochs=epochs,
+                layers=layers, augmentation=augmentation)
+    saved = model.last_checkpoints
+    last = saved[-1] if saved else None
+    if last:
+        print(f"Last checkpoint: {last}")
     print(f"Checkpoints in {model.log_dir}; segment with: phone segment --weights last "
-          f"--logs {args.logs} --dir FRAMES --out MASKS")
-    return 0
+          f"--logs {logs_dir} --dir FRAMES --out MASKS")
+    return last

@@ -21,9 +21,8 @@ import cv2
 import numpy as np
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_REPO = os.path.dirname(os.path.dirname(_HERE))
-if __package__ in (None, ""):  # run as a script
-    sys.path.insert(0, _REPO)
+sys.path.insert(0, os.path.dirname(_HERE))  # datasets/, for its one bootstrap
+import _bootstrap  # noqa: E402,F401  (source checkout without install)
 
 from phone.synthetic import frame_rng, load_cutouts, make_frame  # noqa: E402
 from phone.imageio import read_image  # noqa: E402
@@ -116,7 +115,7 @@ def write_video(frames, path, fps=10):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=DEFAULT_OUT)
-    p.add_argument("--dataset", default=os.path.join(_REPO, "datasets", "phone"))
+    p.add_argument("--dataset", default=os.path.join(_bootstrap.REPO, "datasets", "phone"))
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--fps", type=float, default=10.0)
     p.add_argument("--frames-per-scene", type=int, default=6)

@@ -168,29 +168,26 @@ def test_unexpected_error_is_one_line_unless_debug(capsys, monkeypatch):
     assert run_cli(["segment", "--image", "x.png"], capsys)[0] == 130
 
 
-def test_demo_calls_phone_demo_main(monkeypatch, capsys):
+def test_demo_command_passes_its_options_to_run_demo(monkeypatch, capsys):
+    import phone.demo
     seen = {}
-    fake = types.ModuleType("phone.demo")
-    fake.__spec__ = importlib.machinery.ModuleSpec("phone.demo", None)
 
-    def demo_main(args):
-        seen["argv"] = args.argv
-        return 3
-    fake.main = demo_main
-    monkeypatch.setitem(sys.modules, "phone.demo", fake)
-    code, _, _ = run_cli(["demo", "--fast", "x"], capsys)
-    assert code == 3 and seen["argv"] == ["--fast", "x"]
-
-    import phone.cli
-    monkeypatch.setattr(phone.cli, "_demo_available", lambda: False)
-    code, _, err = run_cli(["demo"], capsys)
-    assert code == 2 and "phone/demo.py is missing" in err
+    def fake_run_demo(**kwargs):
+        seen.update(kwargs)
+        return {}
+    monkeypatch.setattr(phone.demo, "run_demo", fake_run_demo)
+    code, _, _ = run_cli(["demo", "--steps", "7", "--n-train", "9", "--seed", "3",
+                          "--from-scratch", "--quiet"], capsys)
+    assert code == 0
+    assert (seen["steps"], seen["n_train"], seen["seed"]) == (7, 9, 3)
+    assert seen["from_scratch"] is True and seen["quiet"] is True and seen["n_val"] == 40
+    code, _, err = run_cli(["demo", "--fast", "x"], capsys)
+    assert code == 2 and "unrecognized arguments: --fast x" in err
 
 
 # ----------------------------------------------------------------- config helpers
 def test_derive_config_recomputes_batch_size():
-    from phone.cli import derive_config
-    from phone.config import PhoneInferenceConfig
+    from phone.config import PhoneInferenceConfig, derive_config
     base = PhoneInferenceConfig()
     d = derive_config(base, IMAGES_PER_GPU=3, DETECTION_MIN_CONFIDENCE=0.25)
     assert d.BATCH_SIZE == 3 and d.DETECTION_MIN_CONFIDENCE == 0.25
@@ -199,28 +196,40 @@ def test_derive_config_recomputes_batch_size():
 
 
 @pytest.mark.parametrize("command", ["train", "segment", "evaluate", "realtime"])
-def test_precision_flag_reaches_the_config(command):
+def test_precision_flag_reaches_the_config(command, monkeypatch):
+    import phone.segmenter
     from phone.cli import build_parser
-    from phone.segment import inference_setup
-    from phone.train import training_config
+    from phone.commands._args import segmenter_from_args
+    from phone.config import PhoneInferenceConfig, inference_config, training_config
     argv = {"train": ["train", "--dataset", "d"], "segment": ["segment", "--image", "x.png"],
             "evaluate": ["evaluate", "--dataset", "d"], "realtime": ["realtime"]}[command]
     parser = build_parser()
     args = parser.parse_args(argv + ["--precision", "mixed_bfloat16"])
     assert args.precision == "mixed_bfloat16"
+    seen = {}
+    monkeypatch.setattr(phone.segmenter, "build_segmenter", lambda **kw: seen.update(kw))
     if command == "train":
-        assert training_config(args).MIXED_PRECISION == "mixed_bfloat16"
-    elif command != "realtime":
-        assert inference_setup(args)[0].MIXED_PRECISION == "mixed_bfloat16"
+        assert training_config(args.config, precision=args.precision).MIXED_PRECISION == \
+            "mixed_bfloat16"
+    else:
+        segmenter_from_args(args, 1)
+        assert seen["precision"] == "mixed_bfloat16"
+        assert inference_config(PhoneInferenceConfig, precision=seen["precision"]) \
+            .MIXED_PRECISION == "mixed_bfloat16"
     plain = parser.parse_args(argv)
-    config = training_config(plain) if command == "train" else inference_setup(plain)[0]
+    if command == "train":
+        config = training_config(plain.config, precision=plain.precision)
+    else:
+        segmenter_from_args(plain, 1)
+        config = inference_config(PhoneInferenceConfig, precision=seen["precision"])
     assert config.MIXED_PRECISION is None
     with pytest.raises(SystemExit):
         parser.parse_args(argv + ["--precision", "half"])
 
 
 def test_load_config_class_from_file_and_module(tmp_path):
-    from phone.cli import CommandError, load_config_class
+    from phone.config import load_config_class
+    from phone.errors import CommandError
     assert load_config_class(f"{THIS}:TinyTrainConfig")().IMAGE_SHAPE.tolist() == [64, 64, 3]
     assert load_config_class("phone.config:PhoneConfig") is PhoneConfig
     with pytest.raises(CommandError, match="no 'Nope'"):
@@ -300,7 +309,7 @@ def fake_coco_weights(tmp_path_factory):
     classes (like mask_rcnn_coco.h5 for the phone config)."""
     import h5py
     from mrcnn.model import MaskRCNN
-    from phone.cli import derive_config
+    from phone.config import derive_config
     d = tmp_path_factory.mktemp("fake_coco")
     config = derive_config(TinyTrainConfig(), NUM_CLASSES=81, IMAGES_PER_GPU=1)
     model = MaskRCNN("inference", config, str(d))

@@ -260,34 +260,6 @@ def test_bad_video_and_bad_out_are_clear_errors(tmp_path, capsys):
     assert "--out must be a video file" in capsys.readouterr().err
 
 
-def test_default_weights_falls_back_to_the_demo_model(tmp_path, monkeypatch):
-    from phone.weights import WeightsError
-    monkeypatch.setattr(rt, "DEMO_WEIGHTS", str(tmp_path / "demo" / "mask_rcnn_phone.h5"))
-    with pytest.raises(WeightsError, match="make demo"):
-        rt.default_weights(tmp_path / "logs")
-    (tmp_path / "demo").mkdir()
-    (tmp_path / "demo" / "mask_rcnn_phone.h5").write_bytes(b"x")
-    assert rt.default_weights(tmp_path / "logs") == rt.DEMO_WEIGHTS
-    run_dir = tmp_path / "logs" / "phone20250101T0000"
-    run_dir.mkdir(parents=True)
-    (run_dir / "mask_rcnn_phone_0002.h5").write_bytes(b"x")
-    assert rt.default_weights(tmp_path / "logs").endswith("mask_rcnn_phone_0002.h5")
-
-
-def test_config_for_weights_reads_the_architecture(tmp_path):
-    import h5py
-
-    def fake(path, names):
-        with h5py.File(path, "w") as f:
-            f.attrs["layer_names"] = [n.encode() for n in names]
-
-    fake(tmp_path / "r50.h5", ["conv1", "res4c_branch2a", "mrcnn_mask"])
-    fake(tmp_path / "light.h5", ["conv1", "res4b_branch2a", "mrcnn_mask"])
-    assert rt.config_for_weights(str(tmp_path / "r50.h5")) is None
-    assert rt.config_for_weights(str(tmp_path / "light.h5")) == \
-        "phone.config:PhoneScratchInferenceConfig"
-
-
 # ----------------------------------------------------------------- real model
 @pytest.fixture(scope="module")
 def scratch_weights(tmp_path_factory):

@@ -147,7 +147,7 @@ def test_coco_class_names():
 
 
 def test_segmenter_batches_pads_and_drops_padding():
-    from phone.segment import Segmenter
+    from phone.segmenter import Segmenter
     model = FakeModel(batch=2)
     seg = Segmenter(model=model, keep_class_ids=[1])
     images = [noise_image(40, 60, 0), noise_image(64, 64, 1), noise_image(30, 50, 2)]
@@ -166,7 +166,7 @@ def test_segmenter_batches_pads_and_drops_padding():
 
 
 def test_segmenter_score_and_class_filter():
-    from phone.segment import Segmenter
+    from phone.segmenter import Segmenter
     h, w = 48, 48
     seg = Segmenter(model=FakeModel(1), score=0.85)          # all classes, score >= 0.85
     bw, r = seg.segment_image(noise_image(h, w, 3))
@@ -210,7 +210,7 @@ def test_list_images_skips_outputs_and_other_files(tmp_path):
 
 def test_real_model_masks_match_detections(tiny):
     """No monkeypatching: the real graph's detections, unioned."""
-    from phone.segment import Segmenter
+    from phone.segmenter import Segmenter
     model, _ = tiny
     seg = Segmenter(model=model)
     images = [noise_image(50, 70, 4), noise_image(128, 96, 5)]
@@ -247,7 +247,7 @@ def test_cli_image_writes_exact_mask_and_overlay(tmp_path, tiny, fixed_detector,
 def test_cli_image_real_model_matches_library(tmp_path, tiny, capsys):
     """The CLI (loading the saved weights) writes the mask the in-memory
     model computes."""
-    from phone.segment import Segmenter
+    from phone.segmenter import Segmenter
     model, weights = tiny
     image = noise_image(64, 80, 7)
     write_rgb(tmp_path / "f.png", image)

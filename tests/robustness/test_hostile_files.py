@@ -227,7 +227,7 @@ def test_real_model_on_tiny_and_thin_images(tmp_path, tiny_weights, capsys):
     resize/mold/detect/unmold path and come back as masks of their size,
     equal to what the library computes for the same weights."""
     from mrcnn.model import MaskRCNN
-    from phone.segment import Segmenter
+    from phone.segmenter import Segmenter
     from robust_helpers import TinyInferenceConfig
     images = write_odd_images(tmp_path / "in")
     for name in ("grey", "grey16", "rgb16", "rgba", "jpeg_named"):

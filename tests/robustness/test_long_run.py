@@ -59,7 +59,7 @@ def test_one_trace_per_molded_shape(tmp_path):
 def test_segmenter_batches_trace_once(model):
     """Segmenter pads the last batch by repetition, so a folder of odd-sized
     frames still runs one graph."""
-    from phone.segment import Segmenter
+    from phone.segmenter import Segmenter
     seg = Segmenter(model=model)
     before = model.trace_count
     out = seg.segment_images([noise_image(30 + i, 50 - i, seed=i) for i in range(7)])

@@ -1,0 +1,249 @@
+"""The phone segmenter: RGB frames in, black/white masks out.
+
+    from phone.segmenter import Segmenter, build_segmenter
+    seg, path, class_map = build_segmenter()            # the default model (see phone.weights)
+    seg = Segmenter(weights="mask_rcnn_phone_0030.h5")   # config read from the file
+    for bw, r in seg.segment_images([frame1, frame2]):
+        ...   # bw: [H, W] uint8 0/255 (union of the phone instances); r: detect() dict
+
+Shapes: images [H, W, 3] uint8 RGB (any size; grey and RGBA are accepted);
+``r`` = {"rois": [N, (y1, x1, y2, x2)] int32 pixels, "class_ids": [N] int32,
+"scores": [N] float32, "masks": [H, W, N] bool}.
+"""
+import os
+import sys
+
+import numpy as np
+
+from phone.errors import CommandError, ImageReadError, WeightsError
+
+__all__ = ["Segmenter", "build_segmenter", "color_splash", "load_inference_weights",
+           "check_weights_for_config"]
+
+
+def load_inference_weights(model, path):
+    """Load a full Mask R-CNN weights file by name and insist that every
+    layer of the model got weights (an ImageNet backbone file, or a file of
+    another architecture, cannot segment anything).
+
+    Raises WeightsError / WeightsFileError with one line naming the file.
+    """
+    from mrcnn import weights as weights_io
+    loaded = set(model.load_weights(path, by_name=True))
+    missing = [name for name, _ in weights_io.weighted_layers(model.keras_model)
+               if name not in loaded]
+    if missing:
+        shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise WeightsError(f"{path}: no weights for {len(missing)} of the model's layers "
+                           f"({shown}); it is not a Mask R-CNN model for this config "
+                           f"(BACKBONE {model.config.BACKBONE!r})")
+    return sorted(loaded)
+
+
+def check_weights_for_config(path, config):
+    """Fail early (before building the model) when a weights file cannot fit
+    the config's class count."""
+    from phone.weights import check_weights_file, file_num_classes
+    check_weights_file(path)
+    n = file_num_classes(path)
+    if n is None:
+        raise WeightsError(f"{path}: has no Mask R-CNN head (mrcnn_class_logits); backbone-only "
+                           f"weights such as ImageNet's cannot segment: train first")
+    if n != int(config.NUM_CLASSES):
+        hint = (" (these are COCO weights: use --coco-class 'cell phone', or fine-tune them "
+                "with 'phone train --weights coco')" if n == 81 else "")
+        raise WeightsError(f"{path}: trained for {n} classes but the config "
+                           f"({type(config).__name__}) has NUM_CLASSES = {config.NUM_CLASSES}{hint}")
+
+
+def color_splash(image, mask):
+    """Matterport's colour splash: grey image, original colours where mask.
+
+    image: [H, W, 3] RGB uint8; mask: [H, W] (nonzero = phone).
+    Grey uses skimage's rgb2gray weights (0.2125, 0.7154, 0.0721).
+    Returns [H, W, 3] uint8.
+    """
+    image = np.asarray(image)
+    grey = image[..., :3].astype(np.float64) @ np.array([0.2125, 0.7154, 0.0721])
+    grey = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+    out = np.repeat(grey[:, :, None], 3, axis=2)
+    m = np.asarray(mask) != 0
+    out[m] = image[..., :3][m]
+    return out
+
+
+def _as_rgb(image, where="image"):
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4) or image.shape[0] < 1 or image.shape[1] < 1:
+        raise ImageReadError(f"{where}: expected an [H, W, 3] RGB image, got shape {image.shape}")
+    return image[:, :, :3]
+
+
+class Segmenter:
+    """Mask R-CNN phone segmenter.
+
+    config: an inference Config; ignored when ``model`` is given (its config
+        is used). Default: the configuration of ``weights`` (stored in the
+        file or read from its shapes, see phone.weights.model_config), or
+        PhoneInferenceConfig() without weights.
+    weights: path of a .h5 weights file to load (by name) into a new model.
+    model: a ready MaskRCNN in inference mode (then nothing is built/loaded).
+    score: keep detections with score >= this (also set as the new model's
+        DETECTION_MIN_CONFIDENCE); None keeps what detect() returns.
+    keep_class_ids: class ids that count as phone (None: every class).
+    class_names: names indexed by class id, for overlays.
+    model_dir: MaskRCNN model_dir (logs); default the current folder.
+    """
+
+    def __init__(self, config=None, weights=None, model=None, score=None,
+                 keep_class_ids=None, class_names=None, model_dir=None):
+        if model is None:
+            from mrcnn.model import MaskRCNN
+            from phone.config import PhoneInferenceConfig, inference_config
+            if config is None and weights is not None:
+                from phone.weights import model_config
+                config, _ = model_config(os.fspath(weights))
+                config = inference_config(config)
+                if class_names is None:
+                    from phone.weights import class_names_for
+                    class_names = class_names_for(config)
+            elif config is None:
+                config = PhoneInferenceConfig()
+            if score is not None and float(config.DETECTION_MIN_CONFIDENCE) != float(score):
+                config = inference_config(config, score=score)
+            model = MaskRCNN("inference", config, model_dir or os.getcwd())
+            if weights is not None:
+                load_inference_weights(model, os.fspath(weights))
+        self.model = model
+        self.config = model.config
+        self.score = None if score is None else float(score)
+        self.keep_class_ids = (None if keep_class_ids is None
+                               else sorted({int(c) for c in keep_class_ids}))
+        n = int(self.config.NUM_CLASSES)
+        self.class_names = list(class_names) if class_names else (
+            ["BG", "phone"] + [f"class {i}" for i in range(2, n)])[:max(n, 1)]
+        self.batch_size = int(self.config.BATCH_SIZE)
+
+    # -------------------------------------------------------------- results
+    def filter_result(self, r):
+        """Keep the detections above ``score`` whose class is kept.
+
+        r: detect() dict: rois [N, 4], class_ids [N], scores [N], masks [H, W, N].
+        Returns a new dict of the same form with N' <= N instances.
+        """
+        class_ids = np.asarray(r["class_ids"]).reshape(-1).astype(np.int32)
+        scores = np.asarray(r["scores"]).reshape(-1).astype(np.float32)
+        keep = np.ones(class_ids.shape[0], bool)
+        if self.score is not None:
+            keep &= scores >= self.score
+        if self.keep_class_ids is not None:
+            keep &= np.isin(class_ids, self.keep_class_ids)
+        masks = np.asarray(r["masks"])
+        rois = np.asarray(r["rois"]).reshape(-1, 4)
+        return {"rois": rois[keep].astype(np.int32), "class_ids": class_ids[keep],
+                "scores": scores[keep], "masks": masks[:, :, keep].astype(bool)}
+
+    @staticmethod
+    def result_mask(image, r):
+        """Union of r's masks as uint8 0/255 [H, W] at the image's size."""
+        from mrcnn.visualize import mask_to_bw
+        h, w = image.shape[:2]
+        masks = np.asarray(r["masks"])
+        if masks.ndim != 3 or masks.shape[2] == 0:
+            return np.zeros((h, w), np.uint8)
+        if masks.shape[:2] != (h, w):
+            raise ValueError(f"detection masks are {masks.shape[0]}x{masks.shape[1]} but the "
+                             f"image is {h}x{w}")
+        return np.ascontiguousarray(mask_to_bw(masks), dtype=np.uint8)
+
+    def segment_images(self, images):
+        """Segment a list of RGB images.
+
+        images: list of [H, W, 3] uint8 RGB arrays (sizes may differ).
+        Runs detect() on batches of config.BATCH_SIZE; the last batch is padded
+        by repeating its last image and the padded results are dropped.
+        Returns a list (one per image) of (bw, result): bw [H, W] uint8 0/255,
+        result the filtered detect() dict.
+        """
+        images = [_as_rgb(im, f"image {i}") for i, im in enumerate(images)]
+        out = []
+        bs = self.batch_size
+        for start in range(0, len(images), bs):
+            batch = images[start:start + bs]
+            n = len(batch)
+            results = self.model.detect(batch + [batch[-1]] * (bs - n), verbose=0)
+            if len(results) < n:
+                raise ValueError(f"detect() returned {len(results)} results for {n} images")
+            for image, r in zip(batch, results[:n]):
+                r = self.filter_result(r)
+                out.append((self.result_mask(image, r), r))
+        return out
+
+    def segment_image(self, image):
+        """(bw, result) for one RGB image."""
+        return self.segment_images([image])[0]
+
+    def overlay(self, image, r):
+        """Matterport-style instance overlay: uint8 RGB [H, W, 3]."""
+        from mrcnn.visualize import draw_instances_image
+        return draw_instances_image(image, r["rois"], r["masks"], r["class_ids"],
+                                    self.class_names, r["scores"])
+
+    def render(self, image, bw, r, style):
+        """style "overlay" | "splash" -> RGB image."""
+        if style == "splash":
+            return color_splash(image, bw)
+        return self.overlay(image, r)
+
+
+def build_segmenter(weights=None, config_spec=None, coco_class=None, logs_dir=None,
+                    image_size=None, batch_size=1, score=None, precision=None, say=None):
+    """The segmenter of the phone commands, from plain option values.
+
+    weights: a path, "last", "coco", "shipped", or None for the default model
+        (phone.weights.default_model; "coco" with ``coco_class``).
+    config_spec: "MODULE:CLASS" overriding the configuration in the file.
+    coco_class: a COCO class name (e.g. "cell phone"): segment that class
+        with Matterport's COCO model.
+    say: callable for one-line notes (which file, which config, which
+        precision and why); None prints them on stderr.
+    The weights file is resolved and checked before the model is built.
+    Returns (Segmenter, weights path, class_map) where class_map maps the
+    model's class id to the dataset's (COCO cell phone -> 1) or is None.
+    Raises CommandError / WeightsError (one line).
+    """
+    from phone.config import inference_config
+    from phone.weights import class_names_for, default_model, model_config, resolve_weights
+    if say is None:
+        say = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    keep, class_map = None, None
+    if coco_class:
+        from phone.coco_classes import COCO_CLASS_NAMES, coco_class_id
+        try:
+            cid = coco_class_id(coco_class)
+        except ValueError as e:
+            raise CommandError(f"--coco-class: {e}") from None
+        keep, class_map = [cid], {cid: 1}
+    if weights is None and not coco_class:
+        path, why = default_model(logs_dir)
+        say(f"Weights: {path} ({why})")
+    else:
+        name = "coco" if coco_class else "phone"
+        path, kind = resolve_weights(weights or "coco", logs_dir=logs_dir, name=name,
+                                     verbose=1)
+        say(f"Weights: {path}" + ("" if kind == "path" else f" (--weights {kind})"))
+    config, how = model_config(path, config_spec=config_spec, coco=bool(coco_class) and not config_spec)
+    config = inference_config(config, batch_size=batch_size, score=score, precision=precision,
+                              image_size=image_size)
+    say(f"Config: {type(config).__name__} ({how})")
+    if coco_class and int(config.NUM_CLASSES) != len(COCO_CLASS_NAMES):
+        raise CommandError(f"--coco-class needs a config with NUM_CLASSES = "
+                           f"{len(COCO_CLASS_NAMES)} (the COCO model), got {config.NUM_CLASSES}")
+    check_weights_for_config(path, config)
+    seg = Segmenter(config=config, weights=path, score=score, keep_class_ids=keep,
+                    class_names=class_names_for(config, coco=bool(coco_class)),
+                    model_dir=logs_dir)
+    say(f"Precision: {getattr(seg.model, 'mixed_precision', None) or 'float32'}")
+    return seg, path, class_map
