@@ -52,6 +52,26 @@ class LightResNet:
         return (f"LightResNet(widths={self.widths}, blocks={self.blocks}, "
                 f"stem={self.stem}, norm={self.norm!r}, groups={self.groups})")
 
+    def get_config(self):
+        """The constructor arguments, JSON-safe (stored in checkpoints)."""
+        return {"widths": list(self.widths), "blocks": list(self.blocks),
+                "stem": self.stem, "norm": self.norm, "groups": self.groups,
+                "strides": list(self.strides)}
+
+    @classmethod
+    def from_config(cls, config):
+        """A LightResNet from ``get_config()`` output (other keys, such as
+        "class", are ignored)."""
+        keys = ("widths", "blocks", "stem", "norm", "groups", "strides")
+        return cls(**{k: config[k] for k in keys if k in config})
+
+    def __eq__(self, other):
+        return isinstance(other, LightResNet) and \
+            self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash(repr(self))
+
     def compute_backbone_shape(self, image_shape):
         """[levels, (height, width)] of the feature maps for an input."""
         return np.array([[int(math.ceil(image_shape[0] / s)),

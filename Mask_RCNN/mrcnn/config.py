@@ -11,6 +11,8 @@ Matterport's release::
 Derived values (BATCH_SIZE, IMAGE_SHAPE, IMAGE_META_SIZE) are computed in
 ``__init__`` from the overridden attributes.
 """
+import warnings
+
 import numpy as np
 
 from .precision import POLICIES
@@ -49,6 +51,9 @@ class Config(object):
     TOP_DOWN_PYRAMID_SIZE = 256
     # Number of classes including background.
     NUM_CLASSES = 1
+    # Class names indexed by class id, "BG" first (stored in checkpoints so a
+    # model file says what it detects); None: unknown.
+    CLASS_NAMES = None
 
     # ---- RPN ---------------------------------------------------------
     # Square anchor side lengths in pixels, one per pyramid level.
@@ -191,6 +196,39 @@ class Config(object):
         return {a: getattr(self, a) for a in sorted(dir(self))
                 if a.isupper() and not a.startswith("_")}
 
+    def to_json_dict(self):
+        """The configuration as a JSON-safe dict: every UPPERCASE attribute
+        of ``to_dict()`` except the computed ones (BATCH_SIZE, IMAGE_SHAPE,
+        IMAGE_META_SIZE, recomputed by ``__init__``) and callables that
+        cannot be described. Numpy arrays and tuples become lists; a
+        ``LightResNet`` BACKBONE becomes ``{"class": "LightResNet", ...}``
+        (its bound COMPUTE_BACKBONE_SHAPE is not stored: it is rebuilt).
+        ``"__class__"`` holds ``"<module>.<QualName>"`` of the config
+        (informational; ``config_from_dict`` never imports it)."""
+        out = {"__class__": "%s.%s" % (type(self).__module__,
+                                       type(self).__qualname__)}
+        backbone = self.BACKBONE
+        for key, value in self.to_dict().items():
+            if key in _COMPUTED:
+                continue
+            if key == "BACKBONE":
+                out[key] = _backbone_to_json(value)
+                continue
+            if key == "COMPUTE_BACKBONE_SHAPE":
+                if value is None:
+                    out[key] = None
+                elif not _is_bound_to(value, backbone):
+                    warnings.warn("Config.to_json_dict: COMPUTE_BACKBONE_SHAPE "
+                                  "%r cannot be stored; a file with it needs "
+                                  "--config to be read back" % (value,))
+                continue
+            try:
+                out[key] = _json_safe(value)
+            except TypeError as e:
+                warnings.warn("Config.to_json_dict: %s is not stored (%s)"
+                              % (key, e))
+        return out
+
     def display(self):
         """Print every configuration value, sorted by name."""
         print("\nConfigurations:")
@@ -275,6 +313,134 @@ class Config(object):
             problems.append("MEAN_PIXEL has %d values but IMAGE_CHANNEL_COUNT "
                             "is %d" % (len(np.ravel(self.MEAN_PIXEL)),
                                        self.IMAGE_CHANNEL_COUNT))
+        if self.CLASS_NAMES is not None and \
+                len(self.CLASS_NAMES) != int(self.NUM_CLASSES):
+            problems.append("CLASS_NAMES has %d names but NUM_CLASSES is %d "
+                            "(one name per class id, 'BG' first)"
+                            % (len(self.CLASS_NAMES), self.NUM_CLASSES))
         if problems:
             raise ValueError("%s: %s" % (name, "; ".join(problems)))
         return self
+
+
+# ----------------------------------------------------------------------
+# JSON round trip (checkpoints store the config, mrcnn/weights.py)
+
+#: attributes that __init__ computes from the others
+_COMPUTED = ("BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE")
+
+
+def _is_bound_to(fn, obj):
+    return getattr(fn, "__self__", None) is obj and obj is not None
+
+
+def _json_safe(value):
+    """value with numpy arrays / scalars and tuples turned into plain JSON
+    types; TypeError for what JSON cannot hold (callables, objects)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    raise TypeError("%s is not JSON-describable" % type(value).__name__)
+
+
+def _backbone_to_json(backbone):
+    if isinstance(backbone, str) or backbone is None:
+        return backbone
+    get_config = getattr(backbone, "get_config", None)
+    if type(backbone).__name__ == "LightResNet" and callable(get_config):
+        return dict({"class": "LightResNet"}, **get_config())
+    warnings.warn("Config.to_json_dict: BACKBONE %r cannot be described; the "
+                  "file records only its class" % (backbone,))
+    return {"class": "%s.%s" % (type(backbone).__module__,
+                                type(backbone).__qualname__),
+            "describable": False}
+
+
+def _backbone_from_json(value, base):
+    """BACKBONE value from its JSON form; (backbone, compute_backbone_shape
+    or None). Only the LightResNet class of this package is rebuilt."""
+    if value is None or isinstance(value, str):
+        return value, None
+    if isinstance(value, dict) and value.get("class") == "LightResNet":
+        from .backbones import LightResNet
+        backbone = LightResNet.from_config(value)
+        return backbone, backbone.compute_backbone_shape
+    warnings.warn("config_from_dict: backbone %r cannot be rebuilt from a "
+                  "file; keeping %s's BACKBONE" % (value, base.__name__))
+    return base.BACKBONE, base.COMPUTE_BACKBONE_SHAPE
+
+
+def _like(value, default):
+    """JSON value in the type of the base's default (tuple, numpy array)."""
+    if isinstance(default, np.ndarray) and isinstance(value, list):
+        return np.array(value, dtype=default.dtype if default.dtype.kind == "f"
+                        else None)
+    if isinstance(default, tuple) and isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def config_from_dict(d, base=None):
+    """A NEW Config instance from ``Config.to_json_dict()`` output.
+
+    Its class is a dynamic subclass of ``base`` (default ``Config``) named
+    after the stored class, whose attributes are the stored values (lists
+    back to tuples / numpy arrays where the base's default is one);
+    computed attributes are recomputed by ``__init__``. Keys that ``base``
+    does not know (from a newer version) are ignored with a warning; missing
+    keys keep the base's defaults. Nothing named in ``d`` is imported.
+    """
+    base = Config if base is None else base
+    if not (isinstance(base, type) and issubclass(base, Config)):
+        raise TypeError("config_from_dict: base must be a Config subclass, "
+                        "got %r" % (base,))
+    if not isinstance(d, dict):
+        raise TypeError("config_from_dict: expected a dict, got %s"
+                        % type(d).__name__)
+    stored_class = str(d.get("__class__") or "Config")
+    name = stored_class.rsplit(".", 1)[-1]
+    name = name if name.isidentifier() else "Config"
+    attrs, unknown = {}, []
+    for key, value in d.items():
+        if key == "__class__":
+            continue
+        if key in _COMPUTED:
+            continue
+        if not (key.isupper() and not key.startswith("_")
+                and hasattr(base, key)):
+            unknown.append(key)
+            continue
+        if key == "BACKBONE":
+            backbone, shape_fn = _backbone_from_json(value, base)
+            attrs["BACKBONE"] = backbone
+            if shape_fn is not None:
+                attrs["COMPUTE_BACKBONE_SHAPE"] = shape_fn
+            continue
+        if key == "COMPUTE_BACKBONE_SHAPE" and "COMPUTE_BACKBONE_SHAPE" in attrs:
+            continue
+        attrs[key] = _like(value, getattr(base, key))
+    if unknown:
+        warnings.warn("config_from_dict: ignored unknown setting(s) %s (written "
+                      "by a newer version?)" % ", ".join(sorted(unknown)))
+    attrs["__doc__"] = "Configuration read back from a file (stored class %s)." \
+        % stored_class
+    attrs["__module__"] = __name__
+    cls = type(name, (base,), attrs)
+    config = cls()
+    # A base whose __init__ fills settings (PhoneScratchConfig's BACKBONE)
+    # must not override what the file says.
+    for key, value in attrs.items():
+        if key.isupper() and getattr(config, key) is not value:
+            setattr(config, key, value)
+    return config

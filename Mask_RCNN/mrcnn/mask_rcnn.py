@@ -333,8 +333,10 @@ class MaskRCNN:
 
     def save_weights(self, filepath):
         """Writes this model's weights in the mask_rcnn_coco.h5 layout
-        (atomically)."""
-        weights_io.save_weights_h5(self.keras_model, filepath)
+        (atomically), with the model's config in the ``mrcnn_config``
+        attribute (mrcnn.weights.read_config gives it back)."""
+        weights_io.save_weights_h5(self.keras_model, filepath,
+                                   config=self.config)
 
     def get_imagenet_weights(self):
         """Downloads the ImageNet-trained ResNet-50 weights (no top) and
@@ -428,7 +430,8 @@ class MaskRCNN:
                                    steps=c.VALIDATION_STEPS, workers=workers,
                                    seed=None if seed is None else seed + 1)
         os.makedirs(self.log_dir, exist_ok=True)
-        checkpoint = T.CheckpointCallback(self.checkpoint_path, self.keras_model)
+        checkpoint = T.CheckpointCallback(self.checkpoint_path, self.keras_model,
+                                          config=self.config)
         callbacks = [keras.callbacks.TensorBoard(log_dir=self.log_dir,
                                                  histogram_freq=0,
                                                  write_graph=False),

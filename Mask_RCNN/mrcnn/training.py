@@ -155,10 +155,12 @@ class CheckpointCallback(keras.callbacks.Callback):
     a finite loss but broken weights), nothing is written (the last good
     checkpoint stays) and training stops with a clear message."""
 
-    def __init__(self, checkpoint_path, keras_model):
+    def __init__(self, checkpoint_path, keras_model, config=None):
         super().__init__()
         self.checkpoint_path = checkpoint_path
         self.target = keras_model
+        #: stored in every checkpoint (mrcnn.weights.read_config)
+        self.config = config
         self.saved = []
         self.nan_epoch = None
         self.reason = None
@@ -180,7 +182,7 @@ class CheckpointCallback(keras.callbacks.Callback):
             self.model.stop_training = True
             return
         path = self.checkpoint_path.format(epoch=epoch + 1)
-        weights_io.save_weights_h5(self.target, path)
+        weights_io.save_weights_h5(self.target, path, config=self.config)
         self.saved.append(path)
 
 

@@ -13,7 +13,17 @@ Full-model files may wrap this in a ``model_weights`` group. Our reader is
 plain h5py (Keras 3 cannot read these files by name), and our writer produces
 the same layout, so our checkpoints load by name, with ``exclude``, exactly
 like the COCO file.
+
+Self-describing files: our checkpoints also carry one more root attribute,
+
+    /                       attrs: mrcnn_config = '{"format": 1, "config": {...}}'
+
+(``Config.to_json_dict()``, a JSON string), which readers of the Keras 2
+layout ignore. ``read_config`` gives the Config back; for files without it
+(``mask_rcnn_coco.h5``, older checkpoints) ``infer_config`` reads what it can
+off the weight shapes.
 """
+import json
 import os
 import re
 import tempfile
@@ -64,6 +74,11 @@ def weighted_layers(keras_model):
     return out
 
 
+def _is_nested(layer):
+    """A nested model (the RPN) counts as one layer, as in Keras 2."""
+    return hasattr(layer, "layers") and not hasattr(layer, "layer")
+
+
 def weight_basename(variable):
     """'kernel', 'bias', 'gamma', 'beta', 'moving_mean', 'moving_variance'."""
     return variable.name.split("/")[-1].split(":")[0]
@@ -94,11 +109,31 @@ def _finish_new_file(tmp, filepath):
         os.fsync(f.fileno())
 
 
-def save_weights_h5(keras_model, filepath, keras_version="2.2.4"):
+#: root attribute holding the configuration JSON, and its format number
+CONFIG_ATTR = "mrcnn_config"
+CONFIG_FORMAT = 1
+
+#: layers whose shapes depend on NUM_CLASSES
+CLASS_LAYERS = ("mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox",
+                "mrcnn_mask")
+
+
+def config_json(config):
+    """The ``mrcnn_config`` attribute text for a Config."""
+    return json.dumps({"format": CONFIG_FORMAT,
+                       "config": config.to_json_dict()})
+
+
+def save_weights_h5(keras_model, filepath, keras_version="2.2.4", config=None):
     """Writes the model's weights in the Keras 2 layout, atomically (temp file
     in the same folder, then rename): an interrupted save never leaves a
-    half-written file under ``filepath``."""
+    half-written file under ``filepath``.
+
+    config: the model's Config; when given, its ``to_json_dict()`` is stored
+    in the root attribute ``mrcnn_config`` (see ``read_config``).
+    """
     filepath = os.fspath(filepath)
+    text = None if config is None else config_json(config)
     folder = os.path.dirname(os.path.abspath(filepath))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".h5", dir=folder)
@@ -110,11 +145,13 @@ def save_weights_h5(keras_model, filepath, keras_version="2.2.4"):
                 [layer.name.encode("utf8") for layer in layers])
             f.attrs["backend"] = b"tensorflow"
             f.attrs["keras_version"] = keras_version.encode("utf8")
+            if text is not None:
+                f.attrs[CONFIG_ATTR] = text.encode("utf8")
             for layer in layers:
                 g = f.create_group(layer.name)
                 variables = list(layer.weights)
-                nested = hasattr(layer, "layers") and not hasattr(layer, "layer")
-                names = weight_names(layer.name, variables, nested=nested)
+                names = weight_names(layer.name, variables,
+                                     nested=_is_nested(layer))
                 g.attrs["weight_names"] = np.array(
                     [n.encode("utf8") for n in names])
                 for name, v in zip(names, variables):
@@ -225,12 +262,9 @@ def load_weights_h5(keras_model, filepath, by_name=False, exclude=None):
                 f"file but {len(variables)} in the model")
         for v, (wname, value) in zip(variables, weights):
             if tuple(v.shape) != tuple(value.shape):
-                raise WeightsFileError(
-                    f"{filepath}: layer {name!r} weight {wname!r} has shape "
-                    f"{tuple(value.shape)} in the file but {tuple(v.shape)} in "
-                    f"the model; to fine-tune on another class count load with "
-                    f"exclude=['mrcnn_class_logits', 'mrcnn_bbox_fc', "
-                    f"'mrcnn_bbox', 'mrcnn_mask']")
+                raise WeightsFileError(mismatch_message(
+                    filepath, name, wname, tuple(value.shape), tuple(v.shape),
+                    _file_shapes(stored), _model_shapes(keras_model)))
             assignments.append((v, value))
     # Assign only once everything has been checked: no half-loaded model.
     for v, value in assignments:
@@ -283,3 +317,313 @@ def file_num_classes(filepath):
         return None
     finally:
         f.close()
+
+
+# ---------------------------------------------------------------------------
+# The configuration stored in (or inferred from) a file
+
+def _root(f):
+    if "layer_names" not in f.attrs and "model_weights" in f:
+        return f["model_weights"]
+    return f
+
+
+def read_config(filepath, base=None):
+    """The Config stored in a weights file (``save_weights_h5(config=...)``),
+    as a new instance of a subclass of ``base`` (default ``Config``; see
+    ``mrcnn.config.config_from_dict``), or None when the file has no
+    ``mrcnn_config`` attribute (``mask_rcnn_coco.h5``, older checkpoints).
+
+    Raises WeightsFileError (one line naming the file) on an unreadable file
+    or a broken attribute. Reads with h5py only (no TensorFlow).
+    """
+    from .config import config_from_dict
+    filepath = os.fspath(filepath)
+    f = _open(filepath)
+    try:
+        attrs = f.attrs if CONFIG_ATTR in f.attrs else _root(f).attrs
+        if CONFIG_ATTR not in attrs:
+            return None
+        raw = attrs[CONFIG_ATTR]
+    except (KeyError, OSError) as e:
+        raise WeightsFileError(
+            f"{filepath}: damaged weights file: {str(e).splitlines()[0]}") from None
+    finally:
+        f.close()
+    if isinstance(raw, np.ndarray) and raw.shape == ():
+        raw = raw[()]
+    if isinstance(raw, (bytes, np.bytes_)):
+        try:
+            raw = bytes(raw).decode("utf8")
+        except UnicodeDecodeError:
+            raise WeightsFileError(f"{filepath}: the {CONFIG_ATTR} attribute is "
+                                   f"not UTF-8 text") from None
+    try:
+        doc = json.loads(str(raw))
+    except ValueError as e:
+        raise WeightsFileError(f"{filepath}: the {CONFIG_ATTR} attribute is not "
+                               f"valid JSON ({e})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
+        raise WeightsFileError(f"{filepath}: the {CONFIG_ATTR} attribute has no "
+                               f"'config' object")
+    fmt = doc.get("format")
+    if not isinstance(fmt, int) or fmt < 1:
+        raise WeightsFileError(f"{filepath}: the {CONFIG_ATTR} attribute has an "
+                               f"invalid format {fmt!r}")
+    if fmt > CONFIG_FORMAT:
+        import warnings
+        warnings.warn(f"{filepath}: {CONFIG_ATTR} format {fmt} is newer than "
+                      f"this version's {CONFIG_FORMAT}; reading what it knows")
+    try:
+        return config_from_dict(doc["config"], base=base)
+    except (TypeError, ValueError) as e:
+        raise WeightsFileError(f"{filepath}: the stored configuration cannot "
+                               f"be used: {str(e).splitlines()[0]}") from None
+
+
+def _file_shapes(stored):
+    """{layer: {weight basename or 'owner/basename': shape}} of a
+    read_weights_h5 result."""
+    out = {}
+    for layer, weights in stored.items():
+        out[layer] = {_short(layer, w): tuple(np.shape(v)) for w, v in weights}
+    return out
+
+
+def _short(layer, wname):
+    """'conv1/kernel:0' -> 'kernel'; nested (rpn_model) names keep the
+    owner: 'rpn_class_raw/kernel'."""
+    base = wname.split(":")[0]
+    owner, _, leaf = base.rpartition("/")
+    return leaf if owner in ("", layer) or owner.endswith("/" + layer) \
+        else f"{owner.rsplit('/', 1)[-1]}/{leaf}"
+
+
+def _model_shapes(keras_model):
+    """{layer: {short weight name: shape}} of a Keras model, like
+    _h5_shapes of the file it would save."""
+    out = {}
+    for layer in ordered_layers(keras_model):
+        variables = list(layer.weights)
+        if not variables:
+            continue
+        names = weight_names(layer.name, variables, nested=_is_nested(layer))
+        out[layer.name] = {_short(layer.name, n): tuple(v.shape)
+                           for n, v in zip(names, variables)}
+    return out
+
+
+def _h5_shapes(filepath):
+    """{layer: {short weight name: shape}} read off a file without loading
+    the weights."""
+    f = _open(filepath)
+    try:
+        root = _root(f)
+        if "layer_names" not in root.attrs:
+            raise WeightsFileError(
+                f"{filepath}: HDF5 file has no 'layer_names' attribute; it is "
+                f"not a Keras weights file in the mask_rcnn_coco.h5 layout")
+        out = {}
+        for name in _decode(root.attrs["layer_names"]):
+            g = root[name]
+            out[name] = {_short(name, w): tuple(g[w].shape)
+                         for w in _decode(g.attrs.get("weight_names", []))}
+        return out
+    except (KeyError, OSError) as e:
+        raise WeightsFileError(
+            f"{filepath}: damaged weights file: {str(e).splitlines()[0]}") from None
+    finally:
+        f.close()
+
+
+#: ResNet's bottleneck widths of stages 2..5 and its stem
+_RESNET_WIDTHS = (64, 128, 256, 512)
+_RESNET_STEM = 64
+_RESNET_BLOCKS = {"resnet50": (3, 4, 6, 3), "resnet101": (3, 4, 23, 3)}
+
+
+def _norm_kind(shapes, layer):
+    """'batch' (moving statistics), 'group' (gamma/beta only) or None."""
+    w = shapes.get(layer)
+    if not w:
+        return None
+    return "batch" if "moving_mean" in w else "group"
+
+
+def _backbone_from_shapes(shapes, where):
+    """(BACKBONE, backbone norm) from the layer shapes: "resnet50" /
+    "resnet101" or a LightResNet."""
+    if "conv1" not in shapes or "kernel" not in shapes["conv1"]:
+        raise WeightsFileError(
+            f"{where}: no backbone (conv1) in the file; cannot tell the "
+            f"architecture, pass --config MODULE:CLASS")
+    stem = shapes["conv1"]["kernel"][-1]
+    widths, blocks = [], []
+    for stage in (2, 3, 4, 5):
+        names = [n for n in shapes if re.fullmatch(
+            rf"res{stage}[a-z]_branch2a", n)]
+        a = shapes.get(f"res{stage}a_branch2a", {}).get("kernel")
+        if not names or a is None:
+            raise WeightsFileError(
+                f"{where}: backbone stage {stage} (res{stage}a_branch2a) is "
+                f"missing; cannot tell the architecture, pass --config "
+                f"MODULE:CLASS")
+        widths.append(int(a[-1]))
+        blocks.append(len(names))
+    norm = _norm_kind(shapes, "bn_conv1") or "batch"
+    if stem == _RESNET_STEM and tuple(widths) == _RESNET_WIDTHS:
+        for name, want in _RESNET_BLOCKS.items():
+            if tuple(blocks) == want:
+                return name, norm
+        raise WeightsFileError(
+            f"{where}: a ResNet with {blocks} blocks per stage is neither "
+            f"ResNet-50 nor ResNet-101; pass --config MODULE:CLASS")
+    from .backbones import LightResNet
+    return LightResNet(widths=widths, blocks=blocks, stem=int(stem),
+                       norm=norm), norm
+
+
+def _infer_from_shapes(shapes, where):
+    out = {}
+    logits = shapes.get("mrcnn_class_logits", {}).get("bias")
+    if logits is None:
+        raise WeightsFileError(
+            f"{where}: no Mask R-CNN head (mrcnn_class_logits) in the file; "
+            f"cannot tell the class count, pass --config MODULE:CLASS")
+    out["NUM_CLASSES"] = int(logits[0])
+    backbone, norm = _backbone_from_shapes(shapes, where)
+    out["BACKBONE"] = backbone
+    if not isinstance(backbone, str):
+        out["COMPUTE_BACKBONE_SHAPE"] = backbone.compute_backbone_shape
+    head_norm = _norm_kind(shapes, "mrcnn_class_bn1")
+    out["BACKBONE_NORM"] = head_norm or norm
+    conv1 = shapes.get("mrcnn_class_conv1", {}).get("kernel")
+    if conv1 is not None:
+        out["POOL_SIZE"] = int(conv1[0])
+        out["FPN_CLASSIF_FC_LAYERS_SIZE"] = int(conv1[-1])
+        out["TOP_DOWN_PYRAMID_SIZE"] = int(conv1[2])
+    p5 = shapes.get("fpn_c5p5", {}).get("kernel")
+    if p5 is not None:
+        out["TOP_DOWN_PYRAMID_SIZE"] = int(p5[-1])
+    mask = shapes.get("mrcnn_mask_conv1", {}).get("kernel")
+    if mask is not None:
+        out["MASK_HEAD_CHANNELS"] = int(mask[-1])
+    return out
+
+
+def infer_config(filepath):
+    """Config overrides read off the weight shapes of a file without a stored
+    configuration (``mask_rcnn_coco.h5``, older checkpoints):
+
+        NUM_CLASSES                 mrcnn_class_logits bias
+        BACKBONE                    "resnet50" / "resnet101" (res4 block
+                                    count) or a LightResNet(widths, blocks,
+                                    stem, norm) when conv1 has other than 64
+                                    filters or the widths are not ResNet's
+                                    (its GroupNorm group count is not in the
+                                    weights: LightResNet's default is used)
+        COMPUTE_BACKBONE_SHAPE      the LightResNet's, with one
+        BACKBONE_NORM               "group" when the head's norm layers have
+                                    no moving statistics, else "batch"
+        POOL_SIZE, FPN_CLASSIF_FC_LAYERS_SIZE   mrcnn_class_conv1 kernel
+        TOP_DOWN_PYRAMID_SIZE       fpn_c5p5 kernel
+        MASK_HEAD_CHANNELS          mrcnn_mask_conv1 kernel
+
+    MASK_SHAPE / MASK_POOL_SIZE are not in the weights (the mask head's
+    convolutions do not depend on them) and are not returned.
+    Raises WeightsFileError naming the file, ending in "pass --config
+    MODULE:CLASS", where the file does not say (no head, no backbone, a
+    ResNet of another depth).
+    """
+    filepath = os.fspath(filepath)
+    return _infer_from_shapes(_h5_shapes(filepath), filepath)
+
+
+def config_from_file(filepath, base=None):
+    """The Config for a weights file: the stored one (``read_config``), else
+    ``base`` (default ``Config``) with the ``infer_config`` overrides, as a
+    new instance of a dynamic subclass. Raises WeightsFileError as those do.
+    """
+    config = read_config(filepath, base=base)
+    if config is not None:
+        return config
+    from .config import Config
+    base = Config if base is None else base
+    overrides = infer_config(filepath)
+    cls = type(base.__name__, (base,), dict(
+        overrides, __module__=base.__module__,
+        __doc__=f"{base.__name__} with the architecture of "
+                f"{os.path.basename(os.fspath(filepath))}"))
+    return cls()
+
+
+# ---------------------------------------------------------------------------
+# Shape mismatches: name the real cause
+
+def _part_of(layer):
+    if layer in CLASS_LAYERS:
+        return "class"
+    if layer == "conv1" or re.fullmatch(r"(res|bn)\d.*|bn_conv1", layer):
+        return "backbone"
+    if layer.startswith("fpn_"):
+        return "FPN"
+    if layer.startswith("rpn"):
+        return "RPN"
+    return "head"
+
+
+def _describe_backbone(info):
+    b = info.get("BACKBONE")
+    text = b if isinstance(b, str) else repr(b)
+    if isinstance(b, str) and info.get("BACKBONE_NORM") == "group":
+        text += " with group norm"
+    return text
+
+
+_PART_KEYS = {"FPN": ("TOP_DOWN_PYRAMID_SIZE",),
+              "RPN": ("TOP_DOWN_PYRAMID_SIZE",),
+              "head": ("POOL_SIZE", "FPN_CLASSIF_FC_LAYERS_SIZE",
+                       "MASK_HEAD_CHANNELS", "BACKBONE_NORM",
+                       "TOP_DOWN_PYRAMID_SIZE")}
+
+
+def _safe_infer(shapes, where):
+    try:
+        return _infer_from_shapes(shapes, where)
+    except WeightsFileError:
+        return None
+
+
+def mismatch_message(filepath, layer, wname, file_shape, model_shape,
+                     file_shapes=None, model_shapes=None):
+    """One line for a weight whose shape differs between file and model,
+    naming the cause: another class count (with the ``exclude=`` fix) or
+    another backbone / FPN / RPN / head size (with what each side has)."""
+    where = (f"layer {layer!r} weight {wname!r} has shape {file_shape} in the "
+             f"file but {model_shape} in the model")
+    fi = _safe_infer(file_shapes, filepath) if file_shapes else None
+    mi = _safe_infer(model_shapes, "model") if model_shapes else None
+    part = _part_of(layer)
+    if part == "class":
+        n = fi["NUM_CLASSES"] if fi else "?"
+        m = mi["NUM_CLASSES"] if mi else "?"
+        return (f"{filepath}: the file has {n} classes, the model {m} ({where}); "
+                f"to fine-tune load with exclude=['mrcnn_class_logits', "
+                f"'mrcnn_bbox_fc', 'mrcnn_bbox', 'mrcnn_mask']")
+    fix = ("build the model from the file's configuration "
+           "(mrcnn.weights.read_config / infer_config) or pass --config "
+           "MODULE:CLASS")
+    if part == "backbone":
+        if fi and mi:
+            return (f"{filepath}: the file was trained with another backbone: "
+                    f"{_describe_backbone(fi)}; the model has "
+                    f"{_describe_backbone(mi)} ({where}); {fix}")
+        return f"{filepath}: the file was trained with another backbone ({where}); {fix}"
+    if fi and mi:
+        keys = [k for k in _PART_KEYS[part] if fi.get(k) != mi.get(k)]
+        if keys:
+            have = ", ".join(f"{k}={fi.get(k)!r}" for k in keys)
+            model = ", ".join(f"{k}={mi.get(k)!r}" for k in keys)
+            return (f"{filepath}: the file was trained with another {part}: "
+                    f"{have}; the model has {model} ({where}); {fix}")
+    return f"{filepath}: the file was trained with another {part} ({where}); {fix}"
