@@ -147,7 +147,7 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=30, layers=
     sys.stdout.flush()
     model.train(train_set, val_set, learning_rate=config.LEARNING_RATE, epochs=epochs,
                 layers=layers, augmentation=augmentation)
-    saved = model.last_checkpoints
+    saved = getattr(model, "last_checkpoints", None)  # set by MaskRCNN.train
     last = saved[-1] if saved else None
     if last:
         print(f"Last checkpoint: {last}")

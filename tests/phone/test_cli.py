@@ -142,11 +142,11 @@ def test_usage_errors_exit_2(capsys):
 
 
 def test_unexpected_error_is_one_line_unless_debug(capsys, monkeypatch):
-    import phone.segment
+    import phone.commands.segment
 
     def boom(args):
         raise RuntimeError("boom\nsecond line")
-    monkeypatch.setattr(phone.segment, "run", boom)
+    monkeypatch.setattr(phone.commands.segment, "run", boom)
     code, _, err = run_cli(["segment", "--image", "x.png"], capsys)
     assert code == 1
     assert err.strip().splitlines() == ["phone segment: error: RuntimeError: boom second line "
@@ -156,7 +156,7 @@ def test_unexpected_error_is_one_line_unless_debug(capsys, monkeypatch):
 
     def huge(args):  # TensorFlow op errors carry pages of graph detail
         raise RuntimeError("node ProposalLayer failed " + "detail " * 500)
-    monkeypatch.setattr(phone.segment, "run", huge)
+    monkeypatch.setattr(phone.commands.segment, "run", huge)
     code, _, err = run_cli(["segment", "--image", "x.png"], capsys)
     line, = err.strip().splitlines()
     assert code == 1 and len(line) < 420 and "node ProposalLayer failed" in line
@@ -164,7 +164,7 @@ def test_unexpected_error_is_one_line_unless_debug(capsys, monkeypatch):
 
     def interrupted(args):
         raise KeyboardInterrupt
-    monkeypatch.setattr(phone.segment, "run", interrupted)
+    monkeypatch.setattr(phone.commands.segment, "run", interrupted)
     assert run_cli(["segment", "--image", "x.png"], capsys)[0] == 130
 
 

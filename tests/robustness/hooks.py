@@ -96,18 +96,18 @@ _install_train_hook()
 
 # ------------------------------------------------------------------ segment
 def segment_main(argv):
+    import phone.commands.segment as segment_command
     import phone.imageio as imageio
-    import phone.segment as segment
     from phone.cli import main
+    from phone.segmenter import Segmenter
     from robust_helpers import FixedModel
 
     delay = float(os.environ.get("ROBUST_DETECT_DELAY", "0"))
 
-    def build_segmenter(args, default_batch):
-        batch = args.batch_size or default_batch
-        return segment.Segmenter(model=FixedModel(batch=batch, delay=delay)), "fixed", None
+    def segmenter_from_args(args, batch_size):
+        return Segmenter(model=FixedModel(batch=batch_size, delay=delay)), "fixed", None
 
-    segment.build_segmenter = build_segmenter
+    segment_command.segmenter_from_args = segmenter_from_args
 
     hang_at = int(os.environ.get("ROBUST_HANG_MASK", "0"))
     real_write = imageio.write_bytes_atomic
