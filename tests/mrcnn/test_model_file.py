@@ -353,3 +353,23 @@ def test_training_checkpoint_is_self_describing(tmp_path):
         assert f["mrcnn_class_logits"].attrs["weight_names"].tolist() == [
             b"mrcnn_class_logits/kernel:0", b"mrcnn_class_logits/bias:0"]
     _assert_same_config(Train(), W.read_config(path))
+
+
+def test_read_config_needs_no_tensorflow(light_model, tmp_path):
+    """read_config / infer_config are h5py only: a command can choose the
+    architecture before TensorFlow is loaded."""
+    import os
+    import subprocess
+    path = str(tmp_path / "light.h5")
+    light_model.save_weights(path)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.join(root, "Mask_RCNN"), root]))
+    code = ("import sys; from mrcnn import weights as W; "
+            f"c = W.read_config({path!r}); i = W.infer_config({path!r}); "
+            "print(c.BACKBONE.widths, i['NUM_CLASSES'], "
+            "'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["(8,", "16,", "24,", "32)", "3", "False", "False"]
