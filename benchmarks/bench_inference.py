@@ -173,6 +173,9 @@ class OursRunner:
                 "detections": int(len(r["class_ids"])),
                 "trace_count": int(self.model.trace_count),
                 "xla": bool(getattr(c, "XLA", False)),
+                # the policy the model was built under, and why ("auto")
+                "mixed_precision": self.model.mixed_precision,
+                "precision_reason": self.model.mixed_precision_reason,
                 # whether XLA actually compiled the graph (else it fell back)
                 "xla_compiled": any(e["xla"] for e in
                                     self.model._predict_fns.values())}
@@ -524,8 +527,9 @@ def parse_args(argv):
                    help="DETECTION_MIN_CONFIDENCE (default 0: full "
                         "DETECTION_MAX_INSTANCES)")
     p.add_argument("--mixed-precision", metavar="POLICY", default=None,
-                   help="Config.MIXED_PRECISION for our model: mixed_bfloat16 (CPUs "
-                        "with AVX512_BF16 or AMX) or mixed_float16 (GPU); default float32")
+                   help="Config.MIXED_PRECISION for our model: mixed_bfloat16, "
+                        "mixed_float16 (GPU) or auto (decided by a probe on this "
+                        "machine, mrcnn/precision.py); default float32")
     p.add_argument("--xla", action="store_true",
                    help="Config.XLA = True (XLA-compile what compiles)")
     p.add_argument("--no-torch", dest="torch", action="store_false",

@@ -16,14 +16,11 @@ frame) keeps near-identical consecutive frames of one video out of both sides.
 and prints the counts.
 """
 import argparse
-import hashlib
 import os
 import re
 import shutil
-import socket
 import sys
 import tempfile
-import urllib.error
 import urllib.request
 import zipfile
 
@@ -72,12 +69,12 @@ def download(root, size=128, url=None, md5="default", force=False, unzip=True, t
     url: override the official URL (mirrors); md5 then defaults to no check.
     md5: expected MD5 hex digest, "default" (the official one for the
         official URL) or None (no check).
-    Data arrives in ``<zip>.part`` and is renamed only once complete and
-    verified (byte count against Content-Length, MD5); on any failure the
-    .part file is deleted. Raises DownloadError with a one-line message.
+    Downloaded with mrcnn.core.download.download_file: data arrives in
+    ``<zip>.part`` and is renamed only once complete and verified (byte count
+    against Content-Length, MD5, a zip archive); on any failure the .part
+    file is deleted. Raises DownloadError with a one-line message.
     Returns: the extracted data directory (or the zip path if unzip=False).
     """
-    from tqdm import tqdm
     size = int(size)
     if url is None:
         if size not in URLS:
@@ -93,45 +90,14 @@ def download(root, size=128, url=None, md5="default", force=False, unzip=True, t
     if unzip and os.path.isdir(data_dir) and not force:
         return data_dir
     if force or not os.path.isfile(zip_path):
-        part = zip_path + ".part"
-        try:
-            try:
-                resp = _urlopen(url, timeout=timeout)
-            except urllib.error.HTTPError as e:
-                raise DownloadError(f"cannot download {url}: HTTP {e.code} {e.reason}") from None
-            except (urllib.error.URLError, socket.timeout, OSError) as e:
-                reason = getattr(e, "reason", e)
-                raise DownloadError(
-                    f"cannot download {url}: {reason} (offline? fetch it by hand and save it as {zip_path})"
-                ) from None
-            with resp:
-                total = resp.headers.get("Content-Length") if getattr(resp, "headers", None) else None
-                total = int(total) if total and str(total).isdigit() else None
-                digest = hashlib.md5()
-                got = 0
-                with open(part, "wb") as f, tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                                                 desc=os.path.basename(zip_path), disable=not progress) as bar:
-                    while True:
-                        try:
-                            chunk = resp.read(1 << 20)
-                        except (OSError, socket.timeout) as e:
-                            raise DownloadError(f"download of {url} interrupted after {got} bytes: {e}") from None
-                        if not chunk:
-                            break
-                        f.write(chunk)
-                        digest.update(chunk)
-                        got += len(chunk)
-                        bar.update(len(chunk))
-            if total is not None and got != total:
-                raise DownloadError(f"download of {url} incomplete: {got} of {total} bytes")
-            if md5 and digest.hexdigest() != md5.lower():
-                raise DownloadError(f"download of {url} corrupt: MD5 {digest.hexdigest()} != {md5}")
-            if not zipfile.is_zipfile(part):
-                raise DownloadError(f"download of {url} is not a zip archive")
-            os.replace(part, zip_path)
-        finally:
-            if os.path.exists(part):
-                os.unlink(part)
+        from mrcnn.core.download import download_file
+
+        def not_a_zip(part):
+            return None if zipfile.is_zipfile(part) else "not a zip archive"
+        download_file(url, zip_path, md5=md5, what=f"CORe50 {size}x{size} archive",
+                      verbose=progress, timeout=timeout, check=not_a_zip,
+                      error=DownloadError,
+                      opener=lambda u, timeout=None: _urlopen(u, timeout=timeout))
     if not unzip:
         return zip_path
     return extract(zip_path, root, size)

@@ -19,10 +19,6 @@ Shape shorthand for LightResNet(widths=(w2, w3, w4, w5)) on [B, H, W, 3]:
 import math
 
 import numpy as np
-from keras import layers as KL
-
-from .layers.backbone import conv_block, identity_block
-from .layers.norm import make_norm
 
 
 class LightResNet:
@@ -79,6 +75,13 @@ class LightResNet:
                          for s in self.strides])
 
     def __call__(self, input_image, stage5=True, train_bn=True):
+        # Keras is imported here, not at module level: reading a LightResNet
+        # config back from a weights file (mrcnn.weights.read_config) needs
+        # no TensorFlow.
+        from keras import layers as KL
+
+        from .layers.backbone import conv_block, identity_block
+        from .layers.norm import make_norm
         g = self.groups
         x = KL.ZeroPadding2D((3, 3))(input_image)
         x = KL.Conv2D(self.stem, (7, 7), strides=(2, 2), name="conv1")(x)

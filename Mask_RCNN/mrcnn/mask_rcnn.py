@@ -45,7 +45,7 @@ from .layers.misc import (ActiveClassIds, ConstantAnchors, Identity,
 from .layers.proposal import ProposalLayer
 from .layers.rpn import build_rpn_model
 from . import training as T
-from .precision import resolve_mixed_precision
+from .precision import resolve_mixed_precision_with_reason
 
 logger = logging.getLogger("mrcnn")
 
@@ -105,9 +105,12 @@ class MaskRCNN:
         self._predict_fns = {}
         self.strategy = self._make_strategy(config)
         self.set_log_dir()
-        #: the Keras dtype policy the model was built under (None: float32)
-        self.mixed_precision = resolve_mixed_precision(
-            getattr(config, "MIXED_PRECISION", None))
+        #: the Keras dtype policy the model was built under (None: float32),
+        #: and why ("auto" decides per machine, for training or inference)
+        self.mixed_precision, self.mixed_precision_reason = \
+            resolve_mixed_precision_with_reason(
+                config.MIXED_PRECISION,
+                "train" if mode == "training" else "inference", config=config)
         with self.strategy.scope(), _dtype_policy(self.mixed_precision):
             self.keras_model = self.build(mode=mode, config=config)
 

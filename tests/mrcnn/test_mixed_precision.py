@@ -150,8 +150,14 @@ def test_auto_policy_resolution(tmp_path):
     assert resolve_mixed_precision("float32") is None
     assert resolve_mixed_precision("mixed_float16") == "mixed_float16"
     assert resolve_mixed_precision("auto", gpus=1, flags=set()) == "mixed_float16"
-    assert resolve_mixed_precision("auto", gpus=0, flags={"avx2", "avx512_bf16"}) == "mixed_bfloat16"
-    assert resolve_mixed_precision("auto", gpus=0, flags={"amx_bf16"}) == "mixed_bfloat16"
+    # on a CPU with bfloat16 instructions "auto" measures (issue 16): here the
+    # probe is injected and says bfloat16 is faster
+    faster = lambda specs, use: {"float32": 2.0, "mixed_bfloat16": 1.0}  # noqa: E731
+    cache = str(tmp_path / "precision.json")
+    assert resolve_mixed_precision("auto", gpus=0, flags={"avx2", "avx512_bf16"},
+                                   probe=faster, cache_file=cache) == "mixed_bfloat16"
+    assert resolve_mixed_precision("auto", gpus=0, flags={"amx_bf16"},
+                                   probe=faster, cache_file=cache) == "mixed_bfloat16"
     assert resolve_mixed_precision("auto", gpus=0, flags={"avx2", "avx512f"}) is None
     with pytest.raises(ValueError, match="MIXED_PRECISION"):
         resolve_mixed_precision("bfloat16")
@@ -162,7 +168,7 @@ def test_auto_policy_resolution(tmp_path):
     assert cpu_flags(str(tmp_path / "missing")) == set()
     # the model records what "auto" became on this machine
     model = MaskRCNN("inference", _config("auto"), str(tmp_path))
-    want = resolve_mixed_precision("auto")
+    want = resolve_mixed_precision("auto", config=model.config)
     assert model.mixed_precision == want
     assert model.keras_model.get_layer("conv1").compute_dtype == (
         {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(want, "float32"))
