@@ -18,7 +18,7 @@ import numpy as np
 from phone.errors import CommandError, ImageReadError, WeightsError
 
 __all__ = ["Segmenter", "build_segmenter", "color_splash", "load_inference_weights",
-           "check_weights_for_config"]
+           "check_weights_for_config", "precision_line"]
 
 
 def load_inference_weights(model, path):
@@ -198,6 +198,13 @@ class Segmenter:
         return self.overlay(image, r)
 
 
+def precision_line(model):
+    """'Precision: POLICY (why)' for a built MaskRCNN."""
+    policy = getattr(model, "mixed_precision", None) or "float32"
+    reason = getattr(model, "mixed_precision_reason", None)
+    return f"Precision: {policy}" + (f" ({reason})" if reason else "")
+
+
 def build_segmenter(weights=None, config_spec=None, coco_class=None, logs_dir=None,
                     image_size=None, batch_size=1, score=None, precision=None, say=None):
     """The segmenter of the phone commands, from plain option values.
@@ -245,5 +252,5 @@ def build_segmenter(weights=None, config_spec=None, coco_class=None, logs_dir=No
     seg = Segmenter(config=config, weights=path, score=score, keep_class_ids=keep,
                     class_names=class_names_for(config, coco=bool(coco_class)),
                     model_dir=logs_dir)
-    say(f"Precision: {getattr(seg.model, 'mixed_precision', None) or 'float32'}")
+    say(precision_line(seg.model))
     return seg, path, class_map

@@ -141,9 +141,10 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=30, layers=
     print(f"Checkpoints: {model.log_dir}{os.sep}"
           f"{os.path.basename(model.checkpoint_path).replace('{epoch:04d}', 'NNNN')}")
     augmentation = build_augmentation() if augment else None
+    from phone.segmenter import precision_line
     print(f"Training {layers} layers from epoch {model.epoch} to {epochs}, "
-          f"LR {config.LEARNING_RATE}, precision {model.mixed_precision or 'float32'}, "
-          f"augmentation {'on' if augmentation else 'off'}")
+          f"LR {config.LEARNING_RATE}, augmentation {'on' if augmentation else 'off'}; "
+          f"{precision_line(model)}")
     sys.stdout.flush()
     model.train(train_set, val_set, learning_rate=config.LEARNING_RATE, epochs=epochs,
                 layers=layers, augmentation=augmentation)
