@@ -14,7 +14,20 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
+	# albumentations pulls in opencv-python-headless; it and opencv-python
+	# both own cv2/. Keep only opencv-python (GUI build: imgaug requires it,
+	# the realtime window needs it): drop headless, then restore cv2/.
+	$(PY) -m pip uninstall -q -y opencv-python-headless
+	$(PY) -m pip install -q --force-reinstall --no-deps \
+	    "opencv-python==$$($(PY) -c 'import importlib.metadata as m; print(m.version("opencv-python"))')"
+	# the GUI build links libGL and glib: install them where missing (root + apt)
+	$(PY) -c "import cv2" 2>/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgl1 libglib2.0-0; }
+	$(PY) -c "import cv2" || { echo "import cv2 fails: install libGL and glib (e.g. apt-get install libgl1 libglib2.0-0)"; exit 1; }
 	$(PY) -m pip install -q --no-deps -e .
+	# imgaug 0.4 under NumPy 2: start-up hook restoring np.sctypes when
+	# imgaug is imported (README, "Coming from Matterport"; off: MRCNN_IMGAUG_COMPAT=0)
+	$(PY) -m mrcnn_imgaug_compat install
 	touch $(STAMP)
 
 test: $(STAMP)

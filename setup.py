@@ -10,7 +10,10 @@ setup(
         "mrcnn", "mrcnn.core", "mrcnn.layers", "mrcnn.data",
         "phone",
     ],
-    package_dir={"mrcnn": "Mask_RCNN/mrcnn", "phone": "phone"},
+    # mrcnn_imgaug_compat: lets imgaug 0.4 import under NumPy 2 (see its
+    # docstring); `make venv` also installs its start-up .pth file.
+    py_modules=["mrcnn_imgaug_compat"],
+    package_dir={"": "Mask_RCNN", "mrcnn": "Mask_RCNN/mrcnn", "phone": "phone"},
     python_requires=">=3.10",
     entry_points={"console_scripts": ["phone=phone.cli:main"]},
     extras_require={"bench": ["torch", "torchvision"]},

@@ -19,13 +19,17 @@ closed like a polygon), ``rect`` (x, y, width, height), ``circle`` (cx, cy, r),
 rx axis from +x towards +y, i.e. clockwise on screen, as VIA draws it) and
 ``point`` / ``line`` (no area: skipped with a :class:`PhoneDataWarning`).
 
-Pixel convention (Matterport's ``skimage.draw.polygon(all_points_y,
-all_points_x)``): coordinate ``(x, y)`` is the centre of pixel
-``[row=y, col=x]``. A pixel belongs to a region when its centre is inside
-the shape *or on its border* (like ``skimage.measure.polygon2mask`` is meant
-to): a rect polygon with corners (2, 2) and (5, 4) covers columns 2..5 and
-rows 2..4. A rect ``(x, y, width, height)`` is the polygon with corners
-``(x, y)`` and ``(x + width, y + height)``.
+Pixel convention: coordinate ``(x, y)`` is the centre of pixel
+``[row=y, col=x]``. Polygons and polylines are rasterised exactly as
+Matterport's balloon loader does, ``skimage.draw.polygon(all_points_y,
+all_points_x)`` (clipped to the image), so a model trained here sees the same
+masks as one trained with Matterport's code on the same file. The older
+border-inclusive rule (``outline=True``: those pixels plus the outline drawn
+between the vertices rounded to integers, about half a pixel fatter all
+round) stays available. Rects keep that border-inclusive rule by default: a
+rect ``(x, y, width, height)`` is the polygon with corners ``(x, y)`` and
+``(x + width, y + height)`` and covers columns x..x+width and rows
+y..y+height (Matterport's loader has no rects).
 
 Class names come from ``region_attributes[name_key]`` which may be a string
 (text / dropdown / radio attribute) or, for a VIA 2 checkbox attribute, a dict
@@ -607,18 +611,22 @@ def _clip_far_vertices(pts, height, width):
     return _clip_polygon(pts, x0, y0, x1, y1)
 
 
-def rasterize_region(region, height, width, image_name=None):
+def rasterize_region(region, height, width, image_name=None, outline=None):
     """Rasterise one region to a mask.
 
     region: ViaRegion with an area.
     height, width: image size in pixels.
     image_name: used in the clipping warning.
+    outline: for polygons/polylines/rects, also set the pixels of the outline
+        drawn between the vertices rounded to integers
+        (``skimage.draw.polygon_perimeter``), so vertices and integer borders
+        are always in. None (default): False for polygons and polylines
+        (Matterport's ``skimage.draw.polygon`` alone), True for rects.
     Returns: bool [height, width]. Polygons/rects: pixels whose centre is
-    inside (``skimage.draw.polygon``) plus the pixels of the outline drawn
-    between the vertices rounded to integers (``skimage.draw.polygon_perimeter``),
-    so vertices and integer borders are always in. Circles/ellipses: pixels
-    whose centre satisfies the ellipse inequality (border included). Parts
-    outside the image are clipped (with a PhoneDataWarning naming the image).
+    inside (``skimage.draw.polygon``), plus the outline when asked.
+    Circles/ellipses: pixels whose centre satisfies the ellipse inequality
+    (border included). Parts outside the image are clipped (with a
+    PhoneDataWarning naming the image).
     """
     height, width = int(height), int(width)
     if region.shape not in AREA_SHAPES:
@@ -636,17 +644,22 @@ def rasterize_region(region, height, width, image_name=None):
     rows, cols = pts[:, 1], pts[:, 0]
     rr, cc = skimage.draw.polygon(rows, cols, shape=(height, width))
     mask[rr, cc] = True
-    # polygon() leaves out some boundary pixels; add the drawn outline.
-    rr, cc = skimage.draw.polygon_perimeter(rows, cols, shape=(height, width), clip=False)
-    mask[rr, cc] = True
+    if outline is None:
+        outline = region.shape == "rect"
+    if outline:
+        # polygon() leaves out some boundary pixels; add the drawn outline.
+        rr, cc = skimage.draw.polygon_perimeter(rows, cols, shape=(height, width), clip=False)
+        mask[rr, cc] = True
     return mask
 
 
-def rasterize_regions(image, height, width):
-    """All regions of a ViaImage: (bool [H, W, N], list of N class names)."""
+def rasterize_regions(image, height, width, outline=None):
+    """All regions of a ViaImage: (bool [H, W, N], list of N class names).
+    outline: see rasterize_region."""
     masks = np.zeros((int(height), int(width), len(image.regions)), bool)
     for i, r in enumerate(image.regions):
-        masks[:, :, i] = rasterize_region(r, height, width, image_name=image.filename)
+        masks[:, :, i] = rasterize_region(r, height, width, image_name=image.filename,
+                                          outline=outline)
     return masks, [r.class_name for r in image.regions]
 
 

@@ -34,6 +34,7 @@ from .core.boxes import denorm_boxes, norm_boxes
 from .core.images import resize_image
 from .core.masks import paste_masks
 from .core.meta import compose_image_meta, mold_image
+from .keras_h5 import attach_h5_methods
 from .layers.backbone import resnet_graph
 from .layers.detection import DetectionLayer
 from .layers.detection_target import DetectionTargetLayer
@@ -113,6 +114,9 @@ class MaskRCNN:
                 "train" if mode == "training" else "inference", config=config)
         with self.strategy.scope(), _dtype_policy(self.mixed_precision):
             self.keras_model = self.build(mode=mode, config=config)
+        # keras_model.save_weights("x.h5") / load_weights("x.h5", by_name=True)
+        # in Matterport's (Keras 2) layout, as Matterport's notebooks do.
+        attach_h5_methods(self.keras_model)
 
     # ------------------------------------------------------------------ build
     @staticmethod
@@ -750,9 +754,14 @@ class MaskRCNN:
         return results
 
     def ancestor(self, tensor, name, checked=None):
-        """Kept for API compatibility; Keras 3 graphs are walked by layer
-        name instead (see run_graph)."""
-        raise NotImplementedError("use keras_model.get_layer(name).output")
+        """Matterport's graph walk (find the ancestor of ``tensor`` named
+        ``name``). Not available: see the error message."""
+        raise NotImplementedError(
+            "MaskRCNN.ancestor() cannot work with Keras 3: its symbolic tensors "
+            "are not TensorFlow graph tensors and keep no op inputs or TF names "
+            "to walk back through; take the layer's output instead, "
+            "model.keras_model.get_layer(name).output, and evaluate it with "
+            "model.run_graph(images, [(name, that_output)])")
 
     def run_graph(self, images, outputs, image_metas=None):
         """Runs a sub-graph and returns named intermediate values.

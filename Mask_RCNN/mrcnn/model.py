@@ -14,7 +14,8 @@ from .core.anchors import compute_backbone_shapes  # noqa: F401
 from .core.meta import (compose_image_meta, mold_image,  # noqa: F401
                         parse_image_meta, unmold_image)
 from .core.targets import build_detection_targets, build_rpn_targets  # noqa: F401
-from .data.generator import data_generator, load_image_gt  # noqa: F401
+from .data.generator import (data_generator, generate_random_rois,  # noqa: F401
+                             load_image_gt)
 from .layers.backbone import conv_block, identity_block, resnet_graph  # noqa: F401
 from .layers.box_ops import (apply_box_deltas_graph, batch_pack_graph,  # noqa: F401
                              box_refinement_graph, clip_boxes_graph,

@@ -5,7 +5,9 @@ Old code keeps working::
     from mrcnn import utils
     image, window, scale, padding, crop = utils.resize_image(image, ...)
 
-Importing this module does not import TensorFlow; only batch_slice needs it.
+Importing this module does not import TensorFlow; only batch_slice and the
+graph function box_refinement_graph (Matterport kept it here; it lives in
+mrcnn.layers.box_ops, loaded on first use) need it.
 """
 from mrcnn.core.anchors import (compute_backbone_shapes,  # noqa: F401
                                 generate_anchors, generate_pyramid_anchors,
@@ -22,7 +24,7 @@ from mrcnn.core.download import (COCO_MODEL_SIZE, COCO_MODEL_URL,  # noqa: F401
                                  get_imagenet_weights)
 from mrcnn.core.images import resize, resize_image, resize_mask  # noqa: F401
 from mrcnn.core.masks import (expand_mask, minimize_mask,  # noqa: F401
-                              paste_masks, unmold_mask)
+                              mold_mask, paste_masks, unmold_mask)
 from mrcnn.core.meta import (compose_image_meta, mold_image,  # noqa: F401
                              parse_image_meta, unmold_image)
 from mrcnn.core.metrics import (compute_ap, compute_ap_range,  # noqa: F401
@@ -58,3 +60,11 @@ def batch_slice(inputs, graph_fn, batch_size, names=None):
     if len(result) == 1:
         result = result[0]
     return result
+
+
+def __getattr__(name):
+    """Matterport's graph helper in utils, loaded lazily (TensorFlow)."""
+    if name == "box_refinement_graph":
+        from mrcnn.layers.box_ops import box_refinement_graph
+        return box_refinement_graph
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

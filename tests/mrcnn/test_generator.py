@@ -77,7 +77,7 @@ def test_load_image_gt_values():
     assert p["active_class_ids"][0].tolist() == [1, 1, 1]
     assert meta.shape == (c.IMAGE_META_SIZE,)
     # mini masks expand back to (nearly) the full ones
-    _, _, _, bbox2, mini = load_image_gt(d, c, 0)
+    _, _, _, bbox2, mini = load_image_gt(d, c, 0, use_mini_mask=True)
     assert mini.shape == (28, 28, 2)
     full = expand_mask(bbox2, mini, image.shape)
     assert np.array_equal(full[:, :, 0], mask[:, :, 0])

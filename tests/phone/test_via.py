@@ -39,12 +39,34 @@ def test_rect_polygon_exact_pixels():
         [0, 0, 0, 0, 0, 0, 0, 0],
         [0, 0, 0, 0, 0, 0, 0, 0],
         [0, 0, 0, 0, 0, 0, 0, 0]], bool)
-    m = rasterize_region(r, 8, 8)
+    m = rasterize_region(r, 8, 8, outline=True)
     assert m.dtype == bool and m.shape == (8, 8)
     np.testing.assert_array_equal(m, expected)
-    # The same rect as a VIA "rect" shape gives the same pixels.
+    # The same rect as a VIA "rect" shape gives the same pixels (by default).
     rect = ViaRegion("rect", "phone", params=dict(x=2, y=2, width=3, height=2))
     np.testing.assert_array_equal(rasterize_region(rect, 8, 8), expected)
+
+
+def test_polygon_default_is_matterports_rasterisation():
+    # Matterport's balloon loader: skimage.draw.polygon(all_points_y,
+    # all_points_x) and nothing else, i.e. the pixel centres inside the
+    # polygon (an axis-aligned rect on integers keeps its border centres).
+    r = ViaRegion("polygon", "phone", np.array([[2, 2], [5, 2], [5, 4], [2, 4]], float))
+    expected = np.zeros((8, 8), bool)
+    expected[2:5, 2:6] = True
+    np.testing.assert_array_equal(rasterize_region(r, 8, 8), expected)
+    # a slanted triangle: inside pixels only, never the rounded outline
+    tri = ViaRegion("polygon", "phone", np.array([[1.3, 1.2], [9.6, 2.1], [4.4, 8.7]], float))
+    m = rasterize_region(tri, 12, 12)
+    yy, xx = np.mgrid[0:12, 0:12]
+
+    def side(ax, ay, bx, by):
+        return (bx - ax) * (yy - ay) - (by - ay) * (xx - ax)
+    # strictly inside all three edges (same orientation) <=> in Matterport's mask
+    s1, s2, s3 = side(1.3, 1.2, 9.6, 2.1), side(9.6, 2.1, 4.4, 8.7), side(4.4, 8.7, 1.3, 1.2)
+    inside = ((s1 > 0) & (s2 > 0) & (s3 > 0)) | ((s1 < 0) & (s2 < 0) & (s3 < 0))
+    np.testing.assert_array_equal(m, inside)
+    assert rasterize_region(tri, 12, 12, outline=True).sum() > m.sum()
 
 
 def test_triangle_border_points_included():
@@ -52,7 +74,7 @@ def test_triangle_border_points_included():
     r = ViaRegion("polygon", "phone", np.array([[1, 1], [4, 1], [1, 4]], float))
     yy, xx = np.mgrid[0:6, 0:6]
     expected = (xx >= 1) & (yy >= 1) & (xx + yy <= 5)
-    np.testing.assert_array_equal(rasterize_region(r, 6, 6), expected)
+    np.testing.assert_array_equal(rasterize_region(r, 6, 6, outline=True), expected)
 
 
 def test_circle_area_close_to_pi_r2():

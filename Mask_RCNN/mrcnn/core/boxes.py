@@ -102,7 +102,11 @@ def non_max_suppression(boxes, scores, threshold):
         boxes = boxes.astype(np.float32)
     y1, x1, y2, x2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
     area = (y2 - y1) * (x2 - x1)
-    ixs = scores.argsort()[::-1]
+    # Highest score first; equal scores in index order (a stable sort), the
+    # order tf.image.non_max_suppression uses, so the NumPy and graph
+    # proposals agree even when scores tie (float32 probabilities near 1
+    # often do). Matterport's argsort()[::-1] left ties in arbitrary order.
+    ixs = np.argsort(-scores.astype(np.float64), kind="stable")
     pick = []
     while len(ixs) > 0:
         i = ixs[0]

@@ -8,9 +8,9 @@ Shapes:
 """
 import numpy as np
 
-from mrcnn.core.images import resize
+from mrcnn.core.images import resize, resize_image, resize_mask
 
-__all__ = ["minimize_mask", "expand_mask", "unmold_mask",
+__all__ = ["minimize_mask", "expand_mask", "unmold_mask", "mold_mask",
            "paste_masks"]
 
 
@@ -77,6 +77,34 @@ def unmold_mask(mask, bbox, image_shape):
         return full_mask
     full_mask[cy1:cy2, cx1:cx2] = m[cy1 - y1:cy2 - y1, cx1 - x1:cx2 - x1]
     return full_mask
+
+
+def mold_mask(mask, config):
+    """Resize full-image instance masks exactly as MaskRCNN.mold_inputs
+    resizes their image (config.IMAGE_RESIZE_MODE, IMAGE_MIN_DIM,
+    IMAGE_MAX_DIM, IMAGE_MIN_SCALE), so they line up with the molded image.
+
+    Matterport's utils declared mold_mask(mask, config) but left it empty (a
+    TODO returning None); this is what its name promises.
+
+    mask: [height, width, N] (bool or 0/1).
+    Returns [molded_height, molded_width, N] bool.
+    Raises ValueError for IMAGE_RESIZE_MODE "crop" (a random crop must be
+    shared with the image: use load_image_gt).
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 3:
+        raise ValueError("mold_mask: mask must be [height, width, N], got "
+                         "shape %s" % (mask.shape,))
+    if config.IMAGE_RESIZE_MODE == "crop":
+        raise ValueError('mold_mask: IMAGE_RESIZE_MODE "crop" picks a random '
+                         "crop per image; use load_image_gt, which crops the "
+                         "image and its masks together")
+    _, _, scale, padding, crop = resize_image(
+        np.zeros(mask.shape[:2] + (1,), np.uint8),
+        min_dim=config.IMAGE_MIN_DIM, min_scale=config.IMAGE_MIN_SCALE,
+        max_dim=config.IMAGE_MAX_DIM, mode=config.IMAGE_RESIZE_MODE)
+    return resize_mask(mask.astype(bool), scale, padding, crop).astype(bool)
 
 
 def _linear_taps(n_in, n_out):

@@ -69,14 +69,18 @@ def pixel_anchors(config, image_shape):
     return a
 
 
-def load_image_gt(dataset, config, image_id, augmentation=None, augment=False,
-                  use_mini_mask=None, rng=None):
-    """Load and prepare the ground truth of one image.
+def load_image_gt(dataset, config, image_id, augment=False, augmentation=None,
+                  use_mini_mask=False, rng=None):
+    """Load and prepare the ground truth of one image (Matterport's
+    signature: ``augment`` before ``augmentation``, mini masks off unless
+    asked for, as Matterport's notebooks expect).
 
     dataset: prepared Dataset; config: Config; image_id: index in dataset.
-    augmentation: see mrcnn.data.augment.apply_augmentation.
     augment: (deprecated, Matterport) random left-right flip with p=0.5.
-    use_mini_mask: default config.USE_MINI_MASK.
+    augmentation: see mrcnn.data.augment.apply_augmentation (imgaug,
+        albumentations or a callable).
+    use_mini_mask: shrink the masks to config.MINI_MASK_SHAPE (the training
+        pipeline passes config.USE_MINI_MASK); None means config.USE_MINI_MASK.
     rng: optional np.random.Generator (crop position, flips, callables).
     Returns:
         image: [height, width, 3] uint8, resized per config

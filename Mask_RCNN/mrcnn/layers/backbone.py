@@ -22,7 +22,7 @@ STAGE4_BLOCKS = {"resnet50": 5, "resnet101": 22}
 
 
 def identity_block(input_tensor, kernel_size, filters, stage, block,
-                   use_bias=True, train_bn=False, norm="batch", groups=32):
+                   use_bias=True, train_bn=True, norm="batch", groups=32):
     """ResNet block with no conv on the shortcut.
 
     input_tensor: [B, h, w, filters[2]]
@@ -48,7 +48,7 @@ def identity_block(input_tensor, kernel_size, filters, stage, block,
 
 
 def conv_block(input_tensor, kernel_size, filters, stage, block,
-               strides=(2, 2), use_bias=True, train_bn=False, norm="batch",
+               strides=(2, 2), use_bias=True, train_bn=True, norm="batch",
                groups=32):
     """ResNet block with a 1x1 conv on the shortcut (first block of a stage).
 

@@ -15,11 +15,12 @@ import tensorflow as tf
 
 from .box_ops import (apply_box_deltas_graph, clip_boxes_graph,
                       norm_boxes_graph, parse_image_meta_graph)
-from .misc import Float32Layer
+from .misc import Float32Layer, config_value
 
 
-def refine_detections_graph(rois, probs, deltas, window, bbox_std_dev,
-                            min_confidence, max_instances, nms_threshold):
+def refine_detections_graph(rois, probs, deltas, window, config=None, *,
+                            bbox_std_dev=None, min_confidence=None,
+                            max_instances=None, nms_threshold=None):
     """Detections for one image (Matterport's refine_detections_graph).
 
     Each ROI takes its top class; its box is refined with that class's
@@ -32,9 +33,22 @@ def refine_detections_graph(rois, probs, deltas, window, bbox_std_dev,
     those of a per-class NMS, and the greedy order (descending score) yields
     the same top ``max_instances``.
 
-    rois: [N, 4]; probs: [N, K]; deltas: [N, K, 4]; window: [4] normalised.
-    Returns: [max_instances, 6]
+    rois: [N, (y1, x1, y2, x2)] normalised; probs: [N, K];
+    deltas: [N, K, (dy, dx, log(dh), log(dw))]; window: [(y1, x1, y2, x2)]
+    normalised.
+    config: a Config (Matterport's call); the keyword settings override it
+        (BBOX_STD_DEV, DETECTION_MIN_CONFIDENCE, DETECTION_MAX_INSTANCES,
+        DETECTION_NMS_THRESHOLD; Matterport's defaults without either).
+    Returns: [max_instances, (y1, x1, y2, x2, class_id, score)]
     """
+    bbox_std_dev = config_value(config, "BBOX_STD_DEV", bbox_std_dev,
+                                [0.1, 0.1, 0.2, 0.2])
+    min_confidence = float(config_value(
+        config, "DETECTION_MIN_CONFIDENCE", min_confidence, 0.7))
+    max_instances = int(config_value(
+        config, "DETECTION_MAX_INSTANCES", max_instances, 100))
+    nms_threshold = float(config_value(
+        config, "DETECTION_NMS_THRESHOLD", nms_threshold, 0.3))
     class_ids = tf.argmax(probs, axis=1, output_type=tf.int32)
     indices = tf.stack([tf.range(tf.shape(probs)[0]), class_ids], axis=1)
     class_scores = tf.gather_nd(probs, indices)
@@ -80,10 +94,8 @@ class DetectionLayer(Float32Layer):
                  max_instances=None, nms_threshold=None, **kwargs):
         super().__init__(**kwargs)
 
-        def pick(name, value, default):
-            if value is not None:
-                return value
-            return getattr(config, name) if config is not None else default
+        pick = lambda name, value, default: config_value(  # noqa: E731
+            config, name, value, default)
 
         self.bbox_std_dev = [float(v) for v in pick(
             "BBOX_STD_DEV", bbox_std_dev, [0.1, 0.1, 0.2, 0.2])]
@@ -103,8 +115,10 @@ class DetectionLayer(Float32Layer):
         def one(args):
             r, p, d, w = args
             return refine_detections_graph(
-                r, p, d, w, self.bbox_std_dev, self.min_confidence,
-                self.max_instances, self.nms_threshold)
+                r, p, d, w, bbox_std_dev=self.bbox_std_dev,
+                min_confidence=self.min_confidence,
+                max_instances=self.max_instances,
+                nms_threshold=self.nms_threshold)
 
         return tf.map_fn(one, (rois, mrcnn_class, mrcnn_bbox, window),
                          fn_output_signature=tf.TensorSpec(

@@ -17,19 +17,39 @@ import numpy as np
 import tensorflow as tf
 
 from .box_ops import box_refinement_graph, overlaps_graph, trim_zeros_graph
-from .misc import Float32Layer
+from .misc import Float32Layer, config_value
 
 
 def detection_targets_graph(proposals, gt_class_ids, gt_boxes, gt_masks,
-                            train_rois_per_image, roi_positive_ratio,
-                            bbox_std_dev, mask_shape, use_mini_mask):
+                            config=None, *, train_rois_per_image=None,
+                            roi_positive_ratio=None, bbox_std_dev=None,
+                            mask_shape=None, use_mini_mask=None):
     """Targets for one image (Matterport's detection_targets_graph).
 
     Positive ROIs have IoU >= 0.5 with a non-crowd gt box; negatives have
     IoU < 0.5 with all of them and < 0.001 with every crowd box. At most
     T * roi_positive_ratio positives are sampled at random, then negatives
     so that positives make up roi_positive_ratio. Output is zero padded.
+
+    proposals: [P, (y1, x1, y2, x2)] normalised, zero padded
+    gt_class_ids: [G] int; gt_boxes: [G, (y1, x1, y2, x2)] normalised
+    gt_masks: [height, width, G] (mini or full masks)
+    config: a Config (Matterport's call); the keyword settings override it
+        (TRAIN_ROIS_PER_IMAGE, ROI_POSITIVE_RATIO, BBOX_STD_DEV, MASK_SHAPE,
+        USE_MINI_MASK; Matterport's defaults without either).
+    Returns: rois [T, 4], class_ids [T] int32, deltas [T, 4],
+        masks [T, MASK_SHAPE[0], MASK_SHAPE[1]] with T = TRAIN_ROIS_PER_IMAGE.
     """
+    train_rois_per_image = int(config_value(
+        config, "TRAIN_ROIS_PER_IMAGE", train_rois_per_image, 200))
+    roi_positive_ratio = float(config_value(
+        config, "ROI_POSITIVE_RATIO", roi_positive_ratio, 0.33))
+    bbox_std_dev = config_value(config, "BBOX_STD_DEV", bbox_std_dev,
+                                [0.1, 0.1, 0.2, 0.2])
+    mask_shape = [int(v) for v in config_value(config, "MASK_SHAPE",
+                                               mask_shape, [28, 28])]
+    use_mini_mask = bool(config_value(config, "USE_MINI_MASK", use_mini_mask,
+                                      True))
     proposals, _ = trim_zeros_graph(proposals, name="trim_proposals")
     gt_boxes, non_zeros = trim_zeros_graph(gt_boxes, name="trim_gt_boxes")
     gt_class_ids = tf.boolean_mask(gt_class_ids, non_zeros)
@@ -126,11 +146,8 @@ class DetectionTargetLayer(Float32Layer):
                  use_mini_mask=None, **kwargs):
         super().__init__(**kwargs)
 
-        def pick(name, value, default):
-            if value is not None:
-                return value
-            return getattr(config, name) if config is not None else default
-
+        pick = lambda name, value, default: config_value(  # noqa: E731
+            config, name, value, default)
         self.train_rois_per_image = int(pick(
             "TRAIN_ROIS_PER_IMAGE", train_rois_per_image, 200))
         self.roi_positive_ratio = float(pick(

@@ -10,6 +10,16 @@ import tensorflow as tf
 from .box_ops import norm_boxes_graph, parse_image_meta_graph
 
 
+def config_value(config, name, value, default):
+    """A layer setting: the explicit value, else the Config attribute, else
+    the default (Matterport's Config value)."""
+    if value is not None:
+        return value
+    if config is not None:
+        return getattr(config, name)
+    return default
+
+
 @keras.saving.register_keras_serializable(package="mrcnn")
 class Float32Layer(keras.layers.Layer):
     """Base of the layers that work on boxes, scores, anchors, image metas
