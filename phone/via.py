@@ -709,3 +709,100 @@ def write_via_json(path, data):
     except (TypeError, ValueError) as e:
         raise PhoneDataError(f"{path}: cannot serialise annotations to JSON ({e})") from None
     return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+# ---------------------------------------------------------------------------
+# Masks -> polygons, VIA 2.x project files
+# ---------------------------------------------------------------------------
+
+__all__ += ["mask_to_polygon", "via2_settings", "via2_text_attribute", "via2_project",
+            "VIA2_FORMAT_VERSION"]
+
+
+def mask_to_polygon(mask, tolerance=0.7, max_vertices=None):
+    """Largest outer contour of a bool mask, simplified, as VIA polygon vertices.
+
+    mask: [height, width] bool (or 0/nonzero).
+    tolerance: Douglas-Peucker tolerance in pixels (``cv2.approxPolyDP``):
+        no pixel of the traced outline is farther than this from the polygon.
+    max_vertices: at most this many vertices (>= 3); when the simplified
+        outline has more, the tolerance is raised (x1.25 steps) until it fits.
+        None: no limit.
+    Returns: [N, (x, y)] int64 array of pixel-centre coordinates (3 <= N), in
+    the convention of :func:`rasterize_region` (rasterising the unsimplified
+    outline gives the mask back, holes and other pieces aside), or None when
+    the mask has no area. Only the largest piece is traced; holes are ignored.
+    """
+    import cv2
+    if max_vertices is not None and int(max_vertices) < 3:
+        raise ValueError(f"max_vertices must be >= 3, got {max_vertices}")
+    m = np.ascontiguousarray(np.asarray(mask) != 0, dtype=np.uint8)
+    if m.ndim != 2:
+        raise ValueError(f"mask must be [height, width], got shape {m.shape}")
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return None
+    c = max(contours, key=lambda k: (cv2.contourArea(k), len(k)))
+    eps = float(tolerance)
+    pts = cv2.approxPolyDP(c, eps, True).reshape(-1, 2)
+    while max_vertices is not None and len(pts) > int(max_vertices):
+        eps = max(eps * 1.25, 0.5)
+        pts = cv2.approxPolyDP(c, eps, True).reshape(-1, 2)
+    if len(pts) < 3:
+        pts = c.reshape(-1, 2)
+        if max_vertices is not None and len(pts) > int(max_vertices):
+            return None   # a sliver: no polygon of <= max_vertices describes it
+    if len(pts) < 3:
+        return None
+    return pts.astype(np.int64)
+
+
+#: ``_via_data_format_version`` of the project files we write (VIA 2.0.10+
+#: writes it; older VIA 2 releases ignore it)
+VIA2_FORMAT_VERSION = "2.0.10"
+
+
+def via2_settings(project_name, default_filepath=""):
+    """``_via_settings`` as VIA 2.x writes it (its defaults), with the
+    project name and the default path VIA prefixes to image filenames."""
+    return {
+        "ui": {
+            "annotation_editor_height": 25,
+            "annotation_editor_fontsize": 0.8,
+            "leftsidebar_width": 18,
+            "image_grid": {"img_height": 80, "rshape_fill": "none", "rshape_fill_opacity": 0.3,
+                           "rshape_stroke": "yellow", "rshape_stroke_width": 2,
+                           "show_region_shape": True, "show_image_policy": "all"},
+            "image": {"region_label": "__via_region_id__",
+                      "region_color": "__via_default_region_color__",
+                      "region_label_font": "10px Sans",
+                      "on_image_annotation_editor_placement": "NEAR_REGION"},
+        },
+        "core": {"buffer_size": 18, "filepath": {}, "default_filepath": str(default_filepath or "")},
+        "project": {"name": str(project_name)},
+    }
+
+
+def via2_text_attribute(description="", default_value=""):
+    """A VIA 2.x ``text`` attribute definition (for ``_via_attributes``)."""
+    return {"type": "text", "description": str(description), "default_value": str(default_value)}
+
+
+def via2_project(entries, settings, region_attributes=None, file_attributes=None):
+    """A VIA 2.x project dict (what VIA's "Save project" writes).
+
+    entries: {key: {filename, size, regions, file_attributes}} in display
+        order (``via2_export`` gives that form; VIA's key is filename + byte size).
+    settings: ``_via_settings`` (see :func:`via2_settings`).
+    region_attributes, file_attributes: {name: attribute definition}.
+    Returns a dict with ``_via_settings``, ``_via_img_metadata``,
+    ``_via_attributes``, ``_via_data_format_version`` and ``_via_image_id_list``.
+    """
+    return {
+        "_via_settings": settings,
+        "_via_img_metadata": dict(entries),
+        "_via_attributes": {"region": dict(region_attributes or {}),
+                            "file": dict(file_attributes or {})},
+        "_via_data_format_version": VIA2_FORMAT_VERSION,
+        "_via_image_id_list": list(entries),
+    }
