@@ -76,7 +76,7 @@ DEFAULT_MIN_SCORE = 0.5
 #: "a few dozen" vertices: enough for a phone outline, few enough to drag in VIA
 DEFAULT_MAX_VERTICES = 40
 #: Douglas-Peucker tolerance in pixels
-DEFAULT_TOLERANCE = 1.0
+DEFAULT_TOLERANCE = 0.5
 #: frames between two rewrites of the project file
 DEFAULT_CHECKPOINT_EVERY = 50
 
