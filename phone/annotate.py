@@ -19,9 +19,11 @@ project" writes it: ``_via_settings``, ``_via_img_metadata``,
   png/jpg/jpeg/bmp), keyed ``filename + byte size`` as VIA keys them, in
   file-name order; frames without a detection are listed with no regions;
 * one ``polygon`` region per detection with score >= ``min_score``, best
-  first: the outer contour of the detection's mask (largest piece; holes
-  are not kept) simplified with ``tolerance`` pixels and at most
-  ``max_vertices`` vertices;
+  first: the outer contour of the detection's mask simplified with
+  ``tolerance`` pixels, at most ``max_vertices`` vertices
+  (``phone.via.mask_to_polygon``); a mask in several pieces (a phone cut by a
+  finger) stays one region, its pieces joined by zero-width bridges; holes
+  and pieces under 2 % of the largest are not kept;
 * region attributes ``name`` (the class, ``phone``), ``score`` (the
   detection score, 3 decimals, as text) and ``model`` (the model's name,
   e.g. the weights file name), declared as VIA text attributes so they show
@@ -153,7 +155,8 @@ def frame_regions(result, min_score=DEFAULT_MIN_SCORE, max_vertices=DEFAULT_MAX_
     for i in np.argsort(-scores, kind="stable"):
         if min_score is not None and scores[i] < float(min_score):
             continue
-        pts = mask_to_polygon(masks[:, :, i], tolerance=tolerance, max_vertices=max_vertices)
+        pts = mask_to_polygon(masks[:, :, i], tolerance=tolerance, max_vertices=max_vertices,
+                              all_pieces=True)
         if pts is None:
             dropped += 1
             continue

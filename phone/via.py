@@ -719,42 +719,113 @@ __all__ += ["mask_to_polygon", "via2_settings", "via2_text_attribute", "via2_pro
             "VIA2_FORMAT_VERSION"]
 
 
-def mask_to_polygon(mask, tolerance=0.7, max_vertices=None):
-    """Largest outer contour of a bool mask, simplified, as VIA polygon vertices.
+def mask_to_polygon(mask, tolerance=0.7, max_vertices=None, all_pieces=False, min_piece=0.02):
+    """Outer contour of a bool mask, simplified, as VIA polygon vertices.
 
     mask: [height, width] bool (or 0/nonzero).
     tolerance: Douglas-Peucker tolerance in pixels (``cv2.approxPolyDP``):
         no pixel of the traced outline is farther than this from the polygon.
-    max_vertices: at most this many vertices (>= 3); when the simplified
-        outline has more, the tolerance is raised (x1.25 steps) until it fits.
-        None: no limit.
+    max_vertices: at most this many vertices (>= 3) in all; when the
+        simplified outline has more, the tolerance is raised (x1.25 steps)
+        until it fits. None: no limit.
+    all_pieces: False: only the largest piece (8-connected) is traced. True:
+        every piece of at least ``min_piece`` times the largest one's pixel
+        count (and 4 pixels) is traced too, and the pieces are joined into one
+        polygon by zero-width bridges (from a vertex of the polygon so far to
+        the nearest vertex of the next piece, around that piece and back), so
+        one VIA region still describes the whole mask; rasterised, a bridge
+        adds only the pixels of its 1-pixel line. With a vertex limit, the
+        tolerance is raised up to 2 px before the smallest pieces are left out.
     Returns: [N, (x, y)] int64 array of pixel-centre coordinates (3 <= N), in
     the convention of :func:`rasterize_region` (rasterising the unsimplified
-    outline gives the mask back, holes and other pieces aside), or None when
-    the mask has no area. Only the largest piece is traced; holes are ignored.
+    outline gives the mask back, holes aside; a piece one pixel wide and
+    straight comes back as the zero-area polygon a, b, a, whose outline
+    rasterises to that line), or None when the mask has no area. Holes are
+    not kept.
     """
     import cv2
     if max_vertices is not None and int(max_vertices) < 3:
         raise ValueError(f"max_vertices must be >= 3, got {max_vertices}")
+    limit = None if max_vertices is None else int(max_vertices)
     m = np.ascontiguousarray(np.asarray(mask) != 0, dtype=np.uint8)
     if m.ndim != 2:
         raise ValueError(f"mask must be [height, width], got shape {m.shape}")
-    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    if not contours:
+    if not all_pieces:
+        contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        if not contours:
+            return None
+        c = max(contours, key=lambda k: (cv2.contourArea(k), len(k)))
+        pts = _fit_outline(c, float(tolerance), limit, grow=True)
+        return None if pts is None else pts.astype(np.int64)
+
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    if n < 2:
         return None
-    c = max(contours, key=lambda k: (cv2.contourArea(k), len(k)))
-    eps = float(tolerance)
-    pts = cv2.approxPolyDP(c, eps, True).reshape(-1, 2)
-    while max_vertices is not None and len(pts) > int(max_vertices):
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    order = [int(k) + 1 for k in np.argsort(-areas, kind="stable")]
+    floor = max(4, float(min_piece) * areas.max())
+    pieces = []
+    for k in order:
+        if pieces and stats[k, cv2.CC_STAT_AREA] < floor:
+            break
+        cs, _ = cv2.findContours((labels == k).astype(np.uint8), cv2.RETR_EXTERNAL,
+                                 cv2.CHAIN_APPROX_NONE)
+        pieces.append(max(cs, key=len))
+    while pieces:
+        eps = float(tolerance)
+        while True:
+            polys = [p for p in (_fit_outline(c, eps, limit, grow=False) for c in pieces)
+                     if p is not None]
+            total = sum(len(p) for p in polys) + 2 * max(0, len(polys) - 1)
+            if polys and (limit is None or total <= limit):
+                return _join_outlines(polys).astype(np.int64)
+            if len(pieces) > 1 and eps >= max(2.0, float(tolerance)):
+                break
+            if len(pieces) == 1 and eps > 4 * max(m.shape):
+                return None
+            eps = max(eps * 1.25, 0.5)
+        pieces = pieces[:-1]      # leave out the smallest piece and start again
+    return None
+
+
+def _fit_outline(contour, eps, limit, grow):
+    """[N, 2] simplified closed outline (3 <= N <= limit) or None.
+
+    A piece thinner than the tolerance (fewer than 3 vertices) falls back to
+    its traced outline, or finer tolerances when that has too many vertices;
+    ``grow``: raise the tolerance while there are more than ``limit``.
+    A straight line of pixels gives the zero-area triangle a, b, a."""
+    import cv2
+    raw = contour.reshape(-1, 2)
+    pts = cv2.approxPolyDP(contour, eps, True).reshape(-1, 2)
+    if len(pts) < 3:
+        if len(raw) >= 3 and (limit is None or len(raw) <= limit):
+            return raw
+        for finer in (eps / 2, eps / 4, eps / 8):
+            fine = cv2.approxPolyDP(contour, finer, True).reshape(-1, 2)
+            if len(fine) >= 3 and (limit is None or len(fine) <= limit):
+                return fine
+        # a straight 1-pixel line (or one pixel): the degenerate polygon
+        # a, b, a has no inside, but its drawn outline is exactly the line
+        return np.concatenate([pts, pts[:1], pts[:1]])[:3] if len(pts) else None
+    while grow and limit is not None and len(pts) > limit:
         eps = max(eps * 1.25, 0.5)
-        pts = cv2.approxPolyDP(c, eps, True).reshape(-1, 2)
-    if len(pts) < 3:
-        pts = c.reshape(-1, 2)
-        if max_vertices is not None and len(pts) > int(max_vertices):
-            return None   # a sliver: no polygon of <= max_vertices describes it
-    if len(pts) < 3:
-        return None
-    return pts.astype(np.int64)
+        pts = cv2.approxPolyDP(contour, eps, True).reshape(-1, 2)
+    return pts if len(pts) >= 3 else None
+
+
+def _join_outlines(polys):
+    """One closed polygon from several: each next outline is entered from the
+    nearest vertex of the polygon so far and left back to it (a zero-width
+    bridge, which the even-odd fill of :func:`rasterize_region` ignores)."""
+    out = np.asarray(polys[0])
+    for q in polys[1:]:
+        q = np.asarray(q)
+        d = ((out[:, None, :].astype(np.int64) - q[None, :, :]) ** 2).sum(-1)
+        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+        loop = np.roll(q, -j, axis=0)
+        out = np.concatenate([out[:i + 1], loop, loop[:1], out[i:]])
+    return out
 
 
 #: ``_via_data_format_version`` of the project files we write (VIA 2.0.10+

@@ -166,6 +166,30 @@ def test_mask_to_polygon_max_vertices_and_tolerance():
         mask_to_polygon(m, max_vertices=2)
 
 
+def test_mask_to_polygon_joins_pieces_and_keeps_thin_lines():
+    from phone.via import ViaRegion, mask_to_polygon, rasterize_region
+    m = np.zeros((30, 40), bool)
+    m[2:12, 3:13] = True                  # two squares 4 px apart: a phone cut by a finger
+    m[2:12, 17:27] = True
+    largest = mask_to_polygon(m)
+    joined = mask_to_polygon(m, tolerance=0.5, max_vertices=40, all_pieces=True)
+
+    def back(pts, h=30, w=40):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PhoneDataWarning)
+            return rasterize_region(ViaRegion("polygon", "phone", pts.astype(float)), h, w)
+    assert iou(back(largest), m) == pytest.approx(0.5)
+    b = back(joined)
+    assert b[m].all()                     # both squares, plus the bridge's 1-pixel line only
+    assert (b & ~m).sum() == 4 and len(joined) == 4 + 4 + 2
+    # a straight line of pixels: the zero-area polygon a, b, a, drawn back exactly
+    line = np.zeros((20, 20), bool)
+    line[3:15, 7] = True
+    pts = mask_to_polygon(line, tolerance=0.5, max_vertices=10, all_pieces=True)
+    assert pts.tolist() in ([[7, 3], [7, 14], [7, 3]], [[7, 14], [7, 3], [7, 14]])
+    assert (back(pts, 20, 20) == line).all()
+
+
 # ----------------------------------------------------------------- the project file
 def test_project_has_via2_schema_and_reloads_with_the_drawn_masks(tmp_path):
     from phone.annotate import annotate_folder
