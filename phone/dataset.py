@@ -125,10 +125,17 @@ class PhoneDataset(utils.Dataset):
         dataset_dir: root directory of the data set.
         subset: sub-directory, e.g. "train" or "val" (None or "": dataset_dir itself).
         via_file: annotation file (any VIA 1.x/2.x/3.x export or project, e.g.
-            via_project_*.json); default ``dataset_dir/subset/via_region_data.json``.
+            via_project_*.json), or a list of them for one subset (e.g. the
+            original annotations and a corrected ``phone annotate`` project);
+            default ``dataset_dir/subset/via_region_data.json``.
             A relative name that does not exist as given is looked up in
             ``dataset_dir/subset``. Image filenames are always resolved in
-            ``dataset_dir/subset``.
+            ``dataset_dir/subset``. Several files: an image annotated in more
+            than one file (same file name in ``dataset_dir/subset``) takes the
+            annotation of the LATER file in the list, in the position where it
+            first appeared, with one PhoneDataWarning per pair of files naming
+            both and the images. Entries without regions only count when
+            ``keep_empty`` is True (then a later empty entry also wins).
         class_names: the classes (background excluded); ids 1..len.
         name_key: region attribute holding the class name.
         keep_empty: keep images without regions as negatives.
@@ -147,15 +154,22 @@ class PhoneDataset(utils.Dataset):
                 found = sorted(f for f in os.listdir(image_dir) if f.endswith(".json"))
                 hint = f" (found {', '.join(found)}; pass via_file=)" if found else ""
                 raise PhoneDataError(f"{via_path}: no such annotation file{hint}")
+            via_paths = [via_path]
         else:
-            via_path = os.fspath(via_file)
-            if not os.path.isfile(via_path) and os.path.isfile(os.path.join(image_dir, via_path)):
-                via_path = os.path.join(image_dir, via_path)
-        # default_class=None: empty names are resolved by class_id_for below.
-        images = load_via(via_path, name_key=name_key, default_class="", keep_empty=keep_empty,
-                          images_dir=image_dir)
+            files = list(via_file) if isinstance(via_file, (list, tuple)) else [via_file]
+            if not files:
+                raise PhoneDataError(f"{image_dir}: via_file is an empty list")
+            via_paths = []
+            for f in files:
+                via_path = os.fspath(f)
+                if not os.path.isfile(via_path) and os.path.isfile(os.path.join(image_dir, via_path)):
+                    via_path = os.path.join(image_dir, via_path)
+                via_paths.append(via_path)
+        # default_class="": empty names are resolved by class_id_for below.
+        images = _merge_via_files(via_paths, name_key=name_key, keep_empty=keep_empty,
+                                  images_dir=image_dir)
         added = 0
-        for im in images:
+        for via_path, im in images:
             where = f"{via_path}: image {im.filename!r}"
             if not os.path.isfile(im.path):
                 if skip_missing:
@@ -245,6 +259,36 @@ class PhoneDataset(utils.Dataset):
         if info["source"] != SOURCE:
             return super().image_reference(image_id)
         return info["path"]
+
+
+def _merge_via_files(via_paths, name_key, keep_empty, images_dir):
+    """[(via path, ViaImage)] of several VIA files for one image folder.
+
+    An image (identified by its resolved path, i.e. its file name in
+    images_dir) that several files annotate takes the later file's entry,
+    at the position of its first appearance; one PhoneDataWarning per pair
+    of files names both files and (up to 3 of) the images.
+    """
+    merged = {}                   # resolved image path -> (via path, ViaImage)
+    clashes = {}                  # (earlier file, later file) -> [image names]
+    for via_path in via_paths:
+        seen_here = set()
+        for im in load_via(via_path, name_key=name_key, default_class="", keep_empty=keep_empty,
+                           images_dir=images_dir):
+            key = os.path.normcase(os.path.abspath(im.path))
+            if key in merged and key not in seen_here:
+                earlier = merged[key][0]
+                clashes.setdefault((earlier, via_path), []).append(im.filename)
+            merged[key] = (via_path, im)
+            seen_here.add(key)
+    for (earlier, later), names in clashes.items():
+        shown = ", ".join(repr(n) for n in names[:3]) + (", ..." if len(names) > 3 else "")
+        if earlier == later:
+            continue
+        warnings.warn(f"{len(names)} image(s) annotated in both {earlier} and {later} "
+                      f"({shown}): using {later} (the later file wins)",
+                      PhoneDataWarning, stacklevel=3)
+    return list(merged.values())
 
 
 def _shape_dict(region):

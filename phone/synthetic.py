@@ -43,7 +43,8 @@ import numpy as np
 
 from phone.errors import PhoneDataError
 from phone.imageio import read_image, write_png_atomic
-from phone.via import ViaImage, ViaRegion, load_via, rasterize_region, via2_export, write_via_json
+from phone.via import (ViaImage, ViaRegion, load_via, mask_to_polygon, rasterize_region, via2_export,
+                       write_via_json)
 
 __all__ = ["generate", "make_sample", "make_frame", "load_cutouts", "Cutout", "mask_to_polygon",
            "VIA_NAME", "main"]
@@ -376,26 +377,6 @@ def _paste(rng, img, size, cut, cx, cy, length):
 # ---------------------------------------------------------------------------
 # polygons
 # ---------------------------------------------------------------------------
-
-def mask_to_polygon(mask, epsilon=0.7):
-    """Largest outer contour of a bool mask, simplified.
-
-    Returns: [N, (x, y)] int array of pixel-centre coordinates (N >= 3),
-    or None when the mask has no area.
-    """
-    m = np.ascontiguousarray(mask, dtype=np.uint8)
-    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    if not contours:
-        return None
-    c = max(contours, key=lambda k: (cv2.contourArea(k), len(k)))
-    approx = cv2.approxPolyDP(c, epsilon, True)
-    pts = approx.reshape(-1, 2)
-    if len(pts) < 3:
-        pts = c.reshape(-1, 2)
-    if len(pts) < 3:
-        return None
-    return pts.astype(np.int64)
-
 
 def _polygon_iou(pts, mask):
     r = ViaRegion("polygon", "phone", pts.astype(np.float64))

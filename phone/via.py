@@ -722,3 +722,171 @@ def write_via_json(path, data):
     except (TypeError, ValueError) as e:
         raise PhoneDataError(f"{path}: cannot serialise annotations to JSON ({e})") from None
     return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+# ---------------------------------------------------------------------------
+# Masks -> polygons, VIA 2.x project files
+# ---------------------------------------------------------------------------
+
+__all__ += ["mask_to_polygon", "via2_settings", "via2_text_attribute", "via2_project",
+            "VIA2_FORMAT_VERSION"]
+
+
+def mask_to_polygon(mask, tolerance=0.7, max_vertices=None, all_pieces=False, min_piece=0.02):
+    """Outer contour of a bool mask, simplified, as VIA polygon vertices.
+
+    mask: [height, width] bool (or 0/nonzero).
+    tolerance: Douglas-Peucker tolerance in pixels (``cv2.approxPolyDP``):
+        no pixel of the traced outline is farther than this from the polygon.
+    max_vertices: at most this many vertices (>= 3) in all; when the
+        simplified outline has more, the tolerance is raised (x1.25 steps)
+        until it fits. None: no limit.
+    all_pieces: False: only the largest piece (8-connected) is traced. True:
+        every piece of at least ``min_piece`` times the largest one's pixel
+        count (and 4 pixels) is traced too, and the pieces are joined into one
+        polygon by zero-width bridges (from a vertex of the polygon so far to
+        the nearest vertex of the next piece, around that piece and back), so
+        one VIA region still describes the whole mask; rasterised, a bridge
+        adds only the pixels of its 1-pixel line. With a vertex limit, the
+        tolerance is raised up to 2 px before the smallest pieces are left out.
+    Returns: [N, (x, y)] int64 array of pixel-centre coordinates (3 <= N), in
+    the convention of :func:`rasterize_region` (rasterising the unsimplified
+    outline gives the mask back, holes aside; a piece one pixel wide and
+    straight comes back as the zero-area polygon a, b, a, whose outline
+    rasterises to that line), or None when the mask has no area. Holes are
+    not kept.
+    """
+    import cv2
+    if max_vertices is not None and int(max_vertices) < 3:
+        raise ValueError(f"max_vertices must be >= 3, got {max_vertices}")
+    limit = None if max_vertices is None else int(max_vertices)
+    m = np.ascontiguousarray(np.asarray(mask) != 0, dtype=np.uint8)
+    if m.ndim != 2:
+        raise ValueError(f"mask must be [height, width], got shape {m.shape}")
+    if not all_pieces:
+        contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        if not contours:
+            return None
+        c = max(contours, key=lambda k: (cv2.contourArea(k), len(k)))
+        pts = _fit_outline(c, float(tolerance), limit, grow=True)
+        return None if pts is None else pts.astype(np.int64)
+
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    if n < 2:
+        return None
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    order = [int(k) + 1 for k in np.argsort(-areas, kind="stable")]
+    floor = max(4, float(min_piece) * areas.max())
+    pieces = []
+    for k in order:
+        if pieces and stats[k, cv2.CC_STAT_AREA] < floor:
+            break
+        cs, _ = cv2.findContours((labels == k).astype(np.uint8), cv2.RETR_EXTERNAL,
+                                 cv2.CHAIN_APPROX_NONE)
+        pieces.append(max(cs, key=len))
+    while pieces:
+        eps = float(tolerance)
+        while True:
+            polys = [p for p in (_fit_outline(c, eps, limit, grow=False) for c in pieces)
+                     if p is not None]
+            total = sum(len(p) for p in polys) + 2 * max(0, len(polys) - 1)
+            if polys and (limit is None or total <= limit):
+                return _join_outlines(polys).astype(np.int64)
+            if len(pieces) > 1 and eps >= max(2.0, float(tolerance)):
+                break
+            if len(pieces) == 1 and eps > 4 * max(m.shape):
+                return None
+            eps = max(eps * 1.25, 0.5)
+        pieces = pieces[:-1]      # leave out the smallest piece and start again
+    return None
+
+
+def _fit_outline(contour, eps, limit, grow):
+    """[N, 2] simplified closed outline (3 <= N <= limit) or None.
+
+    A piece thinner than the tolerance (fewer than 3 vertices) falls back to
+    its traced outline, or finer tolerances when that has too many vertices;
+    ``grow``: raise the tolerance while there are more than ``limit``.
+    A straight line of pixels gives the zero-area triangle a, b, a."""
+    import cv2
+    raw = contour.reshape(-1, 2)
+    pts = cv2.approxPolyDP(contour, eps, True).reshape(-1, 2)
+    if len(pts) < 3:
+        if len(raw) >= 3 and (limit is None or len(raw) <= limit):
+            return raw
+        for finer in (eps / 2, eps / 4, eps / 8):
+            fine = cv2.approxPolyDP(contour, finer, True).reshape(-1, 2)
+            if len(fine) >= 3 and (limit is None or len(fine) <= limit):
+                return fine
+        # a straight 1-pixel line (or one pixel): the degenerate polygon
+        # a, b, a has no inside, but its drawn outline is exactly the line
+        return np.concatenate([pts, pts[:1], pts[:1]])[:3] if len(pts) else None
+    while grow and limit is not None and len(pts) > limit:
+        eps = max(eps * 1.25, 0.5)
+        pts = cv2.approxPolyDP(contour, eps, True).reshape(-1, 2)
+    return pts if len(pts) >= 3 else None
+
+
+def _join_outlines(polys):
+    """One closed polygon from several: each next outline is entered from the
+    nearest vertex of the polygon so far and left back to it (a zero-width
+    bridge, which the even-odd fill of :func:`rasterize_region` ignores)."""
+    out = np.asarray(polys[0])
+    for q in polys[1:]:
+        q = np.asarray(q)
+        d = ((out[:, None, :].astype(np.int64) - q[None, :, :]) ** 2).sum(-1)
+        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+        loop = np.roll(q, -j, axis=0)
+        out = np.concatenate([out[:i + 1], loop, loop[:1], out[i:]])
+    return out
+
+
+#: ``_via_data_format_version`` of the project files we write (VIA 2.0.10+
+#: writes it; older VIA 2 releases ignore it)
+VIA2_FORMAT_VERSION = "2.0.10"
+
+
+def via2_settings(project_name, default_filepath=""):
+    """``_via_settings`` as VIA 2.x writes it (its defaults), with the
+    project name and the default path VIA prefixes to image filenames."""
+    return {
+        "ui": {
+            "annotation_editor_height": 25,
+            "annotation_editor_fontsize": 0.8,
+            "leftsidebar_width": 18,
+            "image_grid": {"img_height": 80, "rshape_fill": "none", "rshape_fill_opacity": 0.3,
+                           "rshape_stroke": "yellow", "rshape_stroke_width": 2,
+                           "show_region_shape": True, "show_image_policy": "all"},
+            "image": {"region_label": "__via_region_id__",
+                      "region_color": "__via_default_region_color__",
+                      "region_label_font": "10px Sans",
+                      "on_image_annotation_editor_placement": "NEAR_REGION"},
+        },
+        "core": {"buffer_size": 18, "filepath": {}, "default_filepath": str(default_filepath or "")},
+        "project": {"name": str(project_name)},
+    }
+
+
+def via2_text_attribute(description="", default_value=""):
+    """A VIA 2.x ``text`` attribute definition (for ``_via_attributes``)."""
+    return {"type": "text", "description": str(description), "default_value": str(default_value)}
+
+
+def via2_project(entries, settings, region_attributes=None, file_attributes=None):
+    """A VIA 2.x project dict (what VIA's "Save project" writes).
+
+    entries: {key: {filename, size, regions, file_attributes}} in display
+        order (``via2_export`` gives that form; VIA's key is filename + byte size).
+    settings: ``_via_settings`` (see :func:`via2_settings`).
+    region_attributes, file_attributes: {name: attribute definition}.
+    Returns a dict with ``_via_settings``, ``_via_img_metadata``,
+    ``_via_attributes``, ``_via_data_format_version`` and ``_via_image_id_list``.
+    """
+    return {
+        "_via_settings": settings,
+        "_via_img_metadata": dict(entries),
+        "_via_attributes": {"region": dict(region_attributes or {}),
+                            "file": dict(file_attributes or {})},
+        "_via_data_format_version": VIA2_FORMAT_VERSION,
+        "_via_image_id_list": list(entries),
+    }
