@@ -40,16 +40,17 @@ def load_inference_weights(model, path):
     return sorted(loaded)
 
 
-def check_weights_for_config(path, config):
-    """Fail early (before building the model) when a weights file cannot fit
-    the config's class count."""
+def check_weights_for_config(path, config=None):
+    """Fail early (before building the model) when a weights file is not a
+    Keras weights file, has no Mask R-CNN head, or (with ``config``) cannot
+    fit the config's class count. Raises WeightsError (one line)."""
     from phone.weights import check_weights_file, file_num_classes
     check_weights_file(path)
     n = file_num_classes(path)
     if n is None:
         raise WeightsError(f"{path}: has no Mask R-CNN head (mrcnn_class_logits); backbone-only "
                            f"weights such as ImageNet's cannot segment: train first")
-    if n != int(config.NUM_CLASSES):
+    if config is not None and n != int(config.NUM_CLASSES):
         hint = (" (these are COCO weights: use --coco-class 'cell phone', or fine-tune them "
                 "with 'phone train --weights coco')" if n == 81 else "")
         raise WeightsError(f"{path}: trained for {n} classes but the config "
@@ -241,6 +242,7 @@ def build_segmenter(weights=None, config_spec=None, coco_class=None, logs_dir=No
         path, kind = resolve_weights(weights or "coco", logs_dir=logs_dir, name=name,
                                      verbose=1)
         say(f"Weights: {path}" + ("" if kind == "path" else f" (--weights {kind})"))
+    check_weights_for_config(path)
     config, how = model_config(path, config_spec=config_spec, coco=bool(coco_class) and not config_spec)
     config = inference_config(config, batch_size=batch_size, score=score, precision=precision,
                               image_size=image_size)

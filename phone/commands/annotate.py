@@ -2,48 +2,40 @@
 
     phone annotate --weights W.h5 --dir FRAMES --out FRAMES/via_project.json [--review 20]
 
-Thin command: reads the arguments, builds the Segmenter and calls
+Thin command: reads the arguments, builds the Segmenter (the weights
+policy of every command: --weights as for segment, default the newest model
+you trained, else the shipped one) and calls
 :func:`phone.annotate.annotate_folder` with plain values. Exit status 0, or
 1 when some frames could not be read (they are listed; run again to retry
 them). Bad arguments raise CommandError (one line, exit 2); bad input
 (weights that are not a phone model, a project of another folder) raises
-PhoneDataError / WeightsError, reported in one line by ``phone.cli``.
+PhoneDataError / WeightsError, reported in one line by ``phone.commands``.
 """
 import argparse
 import os
 import sys
 
-__all__ = ["add_parser", "run", "build_segmenter"]
+from phone.commands._args import add_model_options, positive_int, score
+from phone.errors import CommandError
+
+__all__ = ["add_parser", "run"]
 
 
-def _command_error():
+def _non_negative_int(text):
     try:
-        from phone.errors import CommandError
-    except ImportError:   # before the lead moves it to phone/errors.py
-        from phone.cli import CommandError
-    return CommandError
-
-
-def _score(text):
-    try:
-        v = float(text)
+        v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid score {text!r}: expected a number in [0, 1]")
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"score {v} outside [0, 1]")
+        raise argparse.ArgumentTypeError(f"invalid integer {text!r}")
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{v} must be >= 0")
     return v
 
 
-def _int_at_least(low):
-    def parse(text):
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid integer {text!r}")
-        if v < low:
-            raise argparse.ArgumentTypeError(f"{v} must be >= {low}")
-        return v
-    return parse
+def _at_least_3(text):
+    v = positive_int(text)
+    if v < 3:
+        raise argparse.ArgumentTypeError(f"{v} must be >= 3")
+    return v
 
 
 def _non_negative_float(text):
@@ -67,8 +59,6 @@ def add_parser(subparsers):
                     "model's name as region attributes. Open it in VIA, correct it, and train "
                     "on it. Frames already in --out are skipped (resume); the project is "
                     "rewritten atomically as the run goes.")
-    p.add_argument("--weights", required=True, metavar="PATH.h5",
-                   help="trained phone model weights (.h5)")
     p.add_argument("--dir", required=True, metavar="FRAMES",
                    help="folder of frames (searched recursively; png/jpg/jpeg/bmp)")
     p.add_argument("--out", required=True, metavar="PROJECT.json",
@@ -76,69 +66,42 @@ def add_parser(subparsers):
     p.add_argument("--base-path", metavar="PATH|URL",
                    help="VIA's default path for the frames (a folder or URL prefix); filenames "
                         "are then relative to --dir (default: relative to --out's folder)")
-    p.add_argument("--min-score", type=_score, default=DEFAULT_MIN_SCORE, metavar="S",
+    p.add_argument("--min-score", type=score, default=DEFAULT_MIN_SCORE, metavar="S",
                    help="keep detections with at least this score (default: %(default)s)")
-    p.add_argument("--max-vertices", type=_int_at_least(3), default=DEFAULT_MAX_VERTICES,
+    p.add_argument("--max-vertices", type=_at_least_3, default=DEFAULT_MAX_VERTICES,
                    metavar="N", help="at most N vertices per polygon (default: %(default)s)")
     p.add_argument("--tolerance", type=_non_negative_float, default=DEFAULT_TOLERANCE,
                    metavar="PX", help="polygon simplification tolerance in pixels "
                                       "(default: %(default)s)")
-    p.add_argument("--review", type=_int_at_least(0), default=0, metavar="N",
+    p.add_argument("--review", type=_non_negative_int, default=0, metavar="N",
                    help="also write the N frames the model is least sure about to "
                         "OUT_review.txt and a contact sheet OUT_review.png")
-    p.add_argument("--checkpoint-every", type=_int_at_least(1), default=DEFAULT_CHECKPOINT_EVERY,
+    p.add_argument("--checkpoint-every", type=positive_int, default=DEFAULT_CHECKPOINT_EVERY,
                    metavar="N", help="rewrite the project every N frames (default: %(default)s)")
-    p.add_argument("--config", metavar="MODULE:CLASS",
-                   help="the model's inference Config (default: phone.config:PhoneInferenceConfig; "
-                        "the from-scratch demo model: phone.config:PhoneScratchInferenceConfig)")
-    p.add_argument("--batch-size", type=_int_at_least(1), default=4, metavar="N",
+    p.add_argument("--batch-size", type=positive_int, default=4, metavar="N",
                    help="frames per detect() call (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                   help="show the Python traceback on errors")
+    add_model_options(p)
+    p.set_defaults(run=run)
     return p
-
-
-def build_segmenter(weights, config_spec=None, min_score=None, batch_size=1, quiet=False):
-    """(Segmenter, weights path) for a .h5 phone model, from plain values.
-
-    The file is checked (exists, Keras weights, a head of the config's class
-    count) before the model is built; a file that does not fill every layer
-    of the model raises WeightsError (one line).
-    """
-    from phone.cli import derive_config, load_config_class
-    from phone.segment import Segmenter, check_weights_for_config
-    from phone.weights import resolve_weights
-    if config_spec:
-        cls = load_config_class(config_spec)
-    else:
-        from phone.config import PhoneInferenceConfig
-        cls = PhoneInferenceConfig
-    overrides = {"GPU_COUNT": 1, "IMAGES_PER_GPU": int(batch_size)}
-    if min_score is not None:
-        overrides["DETECTION_MIN_CONFIDENCE"] = float(min_score)
-    config = derive_config(cls(), **overrides)
-    path, _kind = resolve_weights(weights, download=False, verbose=0)
-    check_weights_for_config(path, config)
-    if not quiet:
-        print(f"Weights: {path}", file=sys.stderr)
-    return Segmenter(config=config, weights=path, score=min_score), path
 
 
 def run(args):
     """``phone annotate``: returns the exit status (0 ok, 1 some frames failed)."""
-    CommandError = _command_error()
-    from phone.annotate import annotate_folder
+    from phone.annotate import annotate_folder, check_output
+    from phone.segmenter import build_segmenter
     if not os.path.isdir(args.dir):
         raise CommandError(f"{args.dir}: no such folder (--dir)")
     if os.path.isdir(args.out):
         raise CommandError(f"{args.out}: is a folder; --out must be a .json file")
     if not args.out.lower().endswith(".json"):
         raise CommandError(f"{args.out}: --out must be a .json file (VIA project)")
-    from phone.annotate import check_output
     check_output(args.dir, args.out, args.base_path)   # bad project: fail before the model build
-    seg, path = build_segmenter(args.weights, args.config, args.min_score,
-                                args.batch_size, args.quiet)
+    seg, path, _ = build_segmenter(weights=args.weights, config_spec=args.config,
+                                   logs_dir=args.logs, image_size=args.image_size,
+                                   batch_size=args.batch_size, score=args.min_score,
+                                   precision=args.precision,
+                                   say=(lambda m: None) if args.quiet else None)
     try:
         summary = annotate_folder(
             seg, args.dir, args.out, base_path=args.base_path, min_score=args.min_score,
