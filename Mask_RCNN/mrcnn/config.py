@@ -29,8 +29,9 @@ class Config(object):
     # ---- run ---------------------------------------------------------
     # Name of the configuration (used in log dirs and checkpoint names).
     NAME = None
-    # Number of GPUs (kept for Matterport compatibility; we run on one device
-    # per process, the batch is IMAGES_PER_GPU * GPU_COUNT).
+    # Number of devices: > 1 trains and detects with tf.distribute's
+    # MirroredStrategy over that many GPUs (else logical CPUs); the batch is
+    # IMAGES_PER_GPU * GPU_COUNT.
     GPU_COUNT = 1
     # Images per GPU per step.
     IMAGES_PER_GPU = 2
@@ -128,11 +129,8 @@ class Config(object):
     # Normalisation in the ResNet backbone: "batch" (Matterport, needed for
     # the COCO weights) or "group" (GroupNorm, better for tiny batches).
     BACKBONE_NORM = "batch"
-    # Number of groups when BACKBONE_NORM / FPN_NORM is "group".
+    # Number of groups when BACKBONE_NORM is "group" (heads included).
     GROUP_NORM_GROUPS = 32
-    # Normalisation after the FPN convolutions: None (Matterport), "batch"
-    # or "group".
-    FPN_NORM = None
     # Learning-rate schedule inside one train() call: None (constant, as
     # Matterport), "cosine" (cosine decay to 0 over the call's steps) or
     # "step" (x0.1 at 2/3 and 8/9 of the steps).
@@ -292,9 +290,6 @@ class Config(object):
         if self.MIXED_PRECISION not in POLICIES:
             problems.append("MIXED_PRECISION must be one of %s, got %r"
                             % (POLICIES, self.MIXED_PRECISION))
-        if self.FPN_NORM not in (None,) + _NORMS:
-            problems.append("FPN_NORM must be None, 'batch' or 'group', got %r"
-                            % (self.FPN_NORM,))
         if self.LEARNING_RATE_SCHEDULE not in _LR_SCHEDULES:
             problems.append("LEARNING_RATE_SCHEDULE must be one of %s, got %r"
                             % (_LR_SCHEDULES, self.LEARNING_RATE_SCHEDULE))

@@ -169,8 +169,8 @@ class MaskRCNN:
         else:
             input_anchors = KL.Input(shape=[None, 4], name="input_anchors")
 
-        norm = getattr(config, "BACKBONE_NORM", "batch")
-        groups = getattr(config, "GROUP_NORM_GROUPS", 32)
+        norm = config.BACKBONE_NORM
+        groups = config.GROUP_NORM_GROUPS
         if callable(config.BACKBONE):
             _, C2, C3, C4, C5 = config.BACKBONE(input_image, stage5=True,
                                                 train_bn=config.TRAIN_BN)
@@ -232,7 +232,7 @@ class MaskRCNN:
                 rois, target_class_ids, target_mask)
             max_positive = int(config.TRAIN_ROIS_PER_IMAGE *
                                config.ROI_POSITIVE_RATIO)
-            if (getattr(config, "MASK_HEAD_ON_POSITIVE_ROIS", False)
+            if (config.MASK_HEAD_ON_POSITIVE_ROIS
                     and 0 < max_positive < config.TRAIN_ROIS_PER_IMAGE):
                 mask_rois, mask_class_ids, mask_targets = [
                     SliceROIs(max_positive, name=n)(t) for n, t in [
@@ -242,7 +242,7 @@ class MaskRCNN:
             mrcnn_mask = build_fpn_mask_graph(
                 mask_rois, mrcnn_feature_maps, input_image_meta,
                 config.MASK_POOL_SIZE, config.NUM_CLASSES,
-                channels=getattr(config, "MASK_HEAD_CHANNELS", 256), **head_kw)
+                channels=config.MASK_HEAD_CHANNELS, **head_kw)
             output_rois = Identity(name="output_rois")(rois)
 
             rpn_class_loss = LossLayer("rpn_class_loss", name="rpn_class_loss")(
@@ -281,7 +281,7 @@ class MaskRCNN:
         mrcnn_mask = build_fpn_mask_graph(
             detection_boxes, mrcnn_feature_maps, input_image_meta,
             config.MASK_POOL_SIZE, config.NUM_CLASSES,
-            channels=getattr(config, "MASK_HEAD_CHANNELS", 256), **head_kw)
+            channels=config.MASK_HEAD_CHANNELS, **head_kw)
         return keras.Model(
             [input_image, input_image_meta, input_anchors],
             [detections, mrcnn_class, mrcnn_bbox, mrcnn_mask, rpn_rois,
@@ -634,12 +634,11 @@ class MaskRCNN:
         self._predict_fns[key] = entry
         return entry
 
-    def _predict(self, molded_images, image_metas, anchors=None):
+    def _predict(self, molded_images, image_metas):
         """Runs the inference graph on molded inputs (one compiled
         tf.function per input shape, see _inference_fn).
 
-        molded_images: [B, h, w, C] float32; image_metas: [B, META];
-        anchors: ignored (kept for callers of the old signature): the
+        molded_images: [B, h, w, C] float32; image_metas: [B, META]; the
             anchors of the shape are a constant of the compiled function.
         Returns: detections [B, D, (y1, x1, y2, x2, class_id, score)]
             normalised and masks [B, D, mh, mw] float32 (each detection's

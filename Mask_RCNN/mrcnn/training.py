@@ -219,5 +219,4 @@ def parse_checkpoint_path(model_path):
 
 
 __all__ = ["LAYER_REGEX", "MaskRCNNTrainModel", "make_optimizer",
-           "CheckpointCallback", "NaNGuard", "is_decayed", "first_non_finite_weight",
-           "np"]
+           "CheckpointCallback", "NaNGuard", "is_decayed", "first_non_finite_weight"]
