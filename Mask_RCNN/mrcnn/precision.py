@@ -460,3 +460,38 @@ def resolve_mixed_precision(value, gpus=None, flags=None, use="inference",
     return resolve_mixed_precision_with_reason(
         value, use=use, gpus=gpus, flags=flags, config=config, probe=probe,
         cache_file=cache_file)[0]
+
+
+# ---------------------------------------------------------------------- CLI
+
+def main(argv=None):
+    """``python -m mrcnn.precision [show|reset]``: list or forget the cached
+    "auto" decisions of this user (cache_dir()/precision.json)."""
+    import argparse
+    p = argparse.ArgumentParser(
+        prog="python -m mrcnn.precision",
+        description="Show or reset the cached MIXED_PRECISION='auto' decisions "
+                    "(one per machine, TensorFlow version, use and model size).")
+    p.add_argument("action", nargs="?", default="show", choices=("show", "reset"))
+    p.add_argument("--cache-file", help="default: %(default)s",
+                   default=None)
+    args = p.parse_args(argv)
+    path = args.cache_file or precision_cache_path()
+    if args.action == "reset":
+        n = reset_decisions(path)
+        print(f"forgot {n} decision(s) in {path}; the next 'auto' measures again")
+        return 0
+    decisions = show_decisions(path)
+    if not decisions:
+        print(f"no 'auto' decision cached in {path}")
+        return 0
+    print(f"{len(decisions)} decision(s) in {path}:")
+    for d in decisions:
+        policy = d.get("policy") or "float32"
+        print(f"  {d.get('measured')}  {d.get('use'):9s}  {policy:14s}  "
+              f"{d.get('reason')}  [{d.get('machine')}]")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

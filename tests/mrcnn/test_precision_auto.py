@@ -233,3 +233,15 @@ def test_model_resolves_auto_for_its_use(tmp_path, monkeypatch, mode, use):
     assert model.keras_model.get_layer("conv1").compute_dtype == (
         "bfloat16" if want else "float32")
     assert os.path.isfile(tmp_path / "home" / "precision.json")
+
+
+def test_command_line_show_and_reset(tmp_path, capsys):
+    cache = tmp_path / "precision.json"
+    assert P.main(["show", "--cache-file", str(cache)]) == 0
+    assert "no 'auto' decision cached" in capsys.readouterr().out
+    _resolve(FakeProbe(f32=0.02, bf16=0.01), cache, "train")
+    assert P.main(["--cache-file", str(cache)]) == 0
+    out = capsys.readouterr().out
+    assert "1 decision(s)" in out and "train" in out and "mixed_bfloat16" in out
+    assert P.main(["reset", "--cache-file", str(cache)]) == 0
+    assert "forgot 1 decision(s)" in capsys.readouterr().out and not cache.exists()
