@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mrcnn.model as modellib
-from conftest import InferenceConfig
+from matterport_style import InferenceConfig
 
 
 def arrays(keras_model):

@@ -8,7 +8,7 @@ import imgaug
 import imgaug.augmenters as iaa
 
 import mrcnn.model as modellib
-from conftest import ShapesConfig
+from matterport_style import ShapesConfig
 
 
 def test_fliplr_and_flipud_move_the_masks(shapes):

@@ -10,7 +10,7 @@ import skimage.color
 
 import mrcnn.model as modellib
 from mrcnn import utils
-from conftest import (BalloonDataset, BalloonStyleConfig, InferenceConfig,
+from matterport_style import (BalloonDataset, BalloonStyleConfig, InferenceConfig,
                       ShapesConfig, shapes_datasets, write_balloon_style_dataset)
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import mrcnn.model as modellib
 from mrcnn import utils
-from conftest import InferenceConfig, ShapesConfig
+from matterport_style import InferenceConfig, ShapesConfig
 
 
 def params(fn):

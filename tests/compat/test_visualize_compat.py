@@ -8,7 +8,7 @@ import numpy as np  # noqa: E402
 
 import mrcnn.model as modellib  # noqa: E402
 from mrcnn import utils, visualize  # noqa: E402
-from conftest import InferenceConfig  # noqa: E402
+from matterport_style import InferenceConfig  # noqa: E402
 
 
 def get_ax(rows=1, cols=1, size=4):
