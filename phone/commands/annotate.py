@@ -122,7 +122,17 @@ def build_segmenter(weights, config_spec=None, min_score=None, batch_size=1, qui
     check_weights_for_config(path, config)
     if not quiet:
         print(f"Weights: {path}", file=sys.stderr)
-    return Segmenter(config=config, weights=path, score=min_score), path
+    from mrcnn.weights import WeightsFileError
+    from phone.weights import WeightsError
+    try:
+        return Segmenter(config=config, weights=path, score=min_score), path
+    except WeightsFileError as e:
+        detail = str(e).split("; to fine-tune")[0]
+        detail = detail[len(path) + 2:] if detail.startswith(path + ": ") else detail
+        raise WeightsError(f"{path}: not a phone model for {type(config).__name__} (BACKBONE "
+                           f"{config.BACKBONE if isinstance(config.BACKBONE, str) else type(config.BACKBONE).__name__}"
+                           f"): {detail}; pass the --config it was trained with (e.g. "
+                           f"phone.config:PhoneScratchInferenceConfig)") from None
 
 
 def run(args):
