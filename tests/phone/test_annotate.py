@@ -10,6 +10,7 @@ SIGKILL in the middle of a run, the notebook).
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -620,7 +621,7 @@ def test_kill_in_the_middle_then_resume_without_redoing_frames(tmp_path, trained
     assert f"Done: {40 - done} frames annotated" in again.stdout
     final = json.loads(project.read_text())["_via_img_metadata"]
     assert len(final) == 40 and [e["filename"] for e in final.values()] == [
-        f"f{i:03d}.png" for i in range(40)]
+        f"frames/f{i:03d}.png" for i in range(40)]
     assert {k: final[k] for k in first["_via_img_metadata"]} == first["_via_img_metadata"]
 
 
@@ -668,11 +669,14 @@ def test_annotate_notebook_runs_the_loop(tmp_path):
     hand_region = next(e for e in hand.values() if e["filename"] == "C_01_08_000.png")["regions"][0]
     assert len(fixed) == 1 and fixed[0]["region_attributes"]["score"] == ""
     assert fixed[0]["shape_attributes"]["all_points_x"] == hand_region["shape_attributes"]["all_points_x"]
-    # round trip printed for every frame with detections; merge message; retrained checkpoint
-    for m in __import__("re").finditer(r"round-trip IoU per instance min ([0-9.]+) mean ([0-9.]+); "
-                                       r"union ([0-9.]+)", text):
-        assert float(m.group(3)) >= 0.95
-    assert "later file wins" in text
+    # the round trip is printed for every frame (a model of 3 steps draws noise: no IoU bound)
+    assert len(re.findall(r"^C_\d\d_\d\d_\d{3}\.png: (?:no detection|\d+ instance\(s\), "
+                          r"round-trip IoU per instance min [0-9.]+ mean [0-9.]+; union [0-9.]+)$",
+                          text, re.M)) == 4
+    # merge back: the hand annotations, listed last, win for the two training frames
+    assert "('C_01_06_001.png', 'hand_annotations.json')" in text
+    assert "('C_01_07_000.png', 'hand_annotations.json')" in text
+    assert "('C_01_08_000.png', 'via_project.json')" in text      # the corrected frame
     assert "trained 2 more steps" in text
     assert len(list((tmp_path / "logs").glob("phone*/mask_rcnn_phone_*.h5"))) == 2
     shot = cv2.imread(str(out / "annotate_regions.png"))
