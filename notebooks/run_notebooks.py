@@ -30,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 #: execution order of ``make notebooks`` (train_phone leaves a checkpoint in
 #: its own logs folder; no notebook needs another one's output)
 NOTEBOOKS = ["mrcnn.ipynb", "inspect_phone_data.ipynb", "train_phone.ipynb",
-             "inspect_phone_model.ipynb", "Real_time_segment.ipynb"]
+             "inspect_phone_model.ipynb", "Real_time_segment.ipynb", "annotate_phone.ipynb"]
 
 __all__ = ["NOTEBOOKS", "NotebookError", "parameters_cell", "notebook_parameters",
            "inject_parameters", "execute_notebook", "cell_text", "main"]

@@ -347,7 +347,7 @@ def annotate_folder(segmenter, frames_dir, out_json, base_path=None,
     review: N > 0 also writes the N most doubtful frames (review_paths).
     model_name: stored in each region (default: the config's NAME).
     checkpoint_every: frames between two rewrites of the project file.
-    quiet: no progress bar.
+    quiet: no progress bar (errors and the "Resuming" line still go to stderr).
     Returns an AnnotateSummary. Raises PhoneDataError (one line) for bad input.
     """
     from tqdm import tqdm
@@ -379,7 +379,7 @@ def annotate_folder(segmenter, frames_dir, out_json, base_path=None,
             summary.skipped += 1
         else:
             todo.append((path, name))
-    if summary.skipped and not quiet:
+    if summary.skipped:
         print(f"Resuming: {summary.skipped} of {len(frames)} frames already in {out_json}; "
               f"skipped", file=sys.stderr)
 

@@ -10,6 +10,7 @@ SIGKILL in the middle of a run, the notebook).
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -519,12 +520,15 @@ def trained(tmp_path_factory):
         str(d / "syn"), 16, seed=3,
         paste_from=[str(BUNDLED / "train" / "via_region_data.json")])
     ds = learning.load_split(split)
-    ckpt, _, _ = learning.train_scratch(ds, ds, 40, str(d / "logs"), seed=0, batch_size=2,
-                                        verbose=0, MIXED_PRECISION=None, VALIDATION_STEPS=1)
+    ckpt, _, _ = learning.train_scratch(ds, ds, TRAIN_STEPS, str(d / "logs"), seed=0,
+                                        batch_size=2, verbose=0, MIXED_PRECISION=None,
+                                        VALIDATION_STEPS=1)
     return ckpt
 
 
 SCRATCH = "phone.config:PhoneScratchInferenceConfig"
+#: steps of the module's model: enough for blob-like masks on the bundled frames
+TRAIN_STEPS = 80
 
 
 @pytest.mark.slow
@@ -537,9 +541,9 @@ def test_round_trip_on_the_bundled_frames_with_a_trained_model(tmp_path, trained
     for p in sorted(BUNDLED.glob("*/*.png")):
         frames.mkdir(exist_ok=True)
         shutil.copy(p, frames / p.name)
-    seg = learning.inference_segmenter(trained, score=0.2)
+    seg = learning.inference_segmenter(trained, score=0.0)
     project = frames / "project.json"
-    s = annotate_folder(seg, frames, project, min_score=0.2, model_name="tiny.h5", quiet=True)
+    s = annotate_folder(seg, frames, project, min_score=0.0, model_name="tiny.h5", quiet=True)
     assert s.done == 4 and s.regions >= 1
     checked = 0
     for p in sorted(frames.glob("*.png")):
@@ -596,7 +600,7 @@ def test_kill_in_the_middle_then_resume_without_redoing_frames(tmp_path, trained
     assert f"Done: {40 - done} frames annotated" in again.stdout
     final = json.loads(project.read_text())["_via_img_metadata"]
     assert len(final) == 40 and [e["filename"] for e in final.values()] == [
-        f"f{i:03d}.png" for i in range(40)]
+        f"frames/f{i:03d}.png" for i in range(40)]
     assert {k: final[k] for k in first["_via_img_metadata"]} == first["_via_img_metadata"]
 
 
@@ -614,3 +618,46 @@ def test_command_on_a_model_of_another_architecture_is_one_line(tmp_path, traine
     lines = [l for l in r.stderr.splitlines() if l.startswith("phone annotate:")]
     assert r.returncode == 2 and len(lines) == 1 and "backbone" in lines[0]
     assert "Traceback" not in r.stderr and not out.exists()
+
+
+# ----------------------------------------------------------------- the notebook (slow)
+@pytest.mark.slow
+def test_annotate_notebook_runs_the_loop(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("run_notebooks",
+                                                  REPO / "notebooks" / "run_notebooks.py")
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    out = tmp_path / "out"
+    nb = runner.execute_notebook(
+        REPO / "notebooks" / "annotate_phone.ipynb", out_path=str(tmp_path / "nb.ipynb"),
+        timeout=600, parameters=dict(TRAIN_STEPS=3, SYNTHETIC=4, RETRAIN_STEPS=2, MIN_SCORE=0.0,
+                                     REVIEW=2, LOGS_DIR=str(tmp_path / "logs"),
+                                     OUTPUT_DIR=str(out)))
+    text = "".join(runner.cell_text(c) for c in nb.cells if c.cell_type == "code")
+    assert "Traceback" not in text
+    project = out / "frames" / "via_project.json"
+    data = json.loads(project.read_text())
+    assert VIA2_KEYS <= set(data)
+    meta = {e["filename"]: e for e in data["_via_img_metadata"].values()}
+    assert sorted(meta) == sorted(p.name for p in BUNDLED.glob("*/*.png"))
+    assert "4 frames annotated" in text
+    # the corrected frame holds the hand polygon, marked as drawn by a person
+    fixed = meta["C_01_08_000.png"]["regions"]
+    hand = json.loads((BUNDLED / "val" / "via_region_data.json").read_text())
+    hand_region = next(e for e in hand.values() if e["filename"] == "C_01_08_000.png")["regions"][0]
+    assert len(fixed) == 1 and fixed[0]["region_attributes"]["score"] == ""
+    assert fixed[0]["shape_attributes"]["all_points_x"] == hand_region["shape_attributes"]["all_points_x"]
+    # the round trip is printed for every frame (a model of 3 steps draws noise: no IoU bound)
+    assert len(re.findall(r"^C_\d\d_\d\d_\d{3}\.png: (?:no detection|\d+ instance\(s\), "
+                          r"round-trip IoU per instance min [0-9.]+ mean [0-9.]+; union [0-9.]+)$",
+                          text, re.M)) == 4
+    # merge back: the hand annotations, listed last, win for the two training frames
+    assert "('C_01_06_001.png', 'hand_annotations.json')" in text
+    assert "('C_01_07_000.png', 'hand_annotations.json')" in text
+    assert "('C_01_08_000.png', 'via_project.json')" in text      # the corrected frame
+    assert "trained 2 more steps" in text
+    assert len(list((tmp_path / "logs").glob("phone*/mask_rcnn_phone_*.h5"))) == 2
+    shot = cv2.imread(str(out / "annotate_regions.png"))
+    assert shot is not None and shot.shape == (512, 512, 3)
+    assert (out / "frames" / "via_project_review.txt").is_file()
