@@ -91,7 +91,10 @@ def test_compare_ratio_from_pairs(bench):
     assert (c["ours_detections"], c["torchvision_detections"]) == (100, 98)
 
 
-def test_plan_pairs_torch_only_for_resnet50_points(bench):
+@pytest.mark.parametrize("have_torch", [True, False])
+def test_plan_pairs_torch_only_for_resnet50_points(bench, monkeypatch, have_torch):
+    """Both branches on every machine: torch_available() is injected."""
+    monkeypatch.setattr(bench, "torch_available", lambda: have_torch)
     args = bench.parse_args(["--configs", "phone,phone-scratch,coco,sweep",
                              "--sizes", "128,1024", "--proposals", "1000",
                              "--proposal-sweep", "300", "--repeats", "7",
@@ -104,10 +107,28 @@ def test_plan_pairs_torch_only_for_resnet50_points(bench):
     reps = {s["label"]: s["repeats"] for s in specs if s["framework"] == "tf"}
     assert reps["coco@1024/p1000"] == 2 and reps["sweep@128/p1000"] == 7
     paired = [s["label"] for s in specs if s["framework"] == "pair"]
-    if bench.torch_available():
+    if have_torch:
         assert paired == ["phone@128/p200", "sweep@128/p1000", "sweep@1024/p1000"]
     else:
         assert paired == []
+
+
+@pytest.mark.parametrize("found,expected", [
+    ({"torch", "torchvision"}, True), ({"torch"}, False), (set(), False)])
+def test_torch_available_reads_find_spec(bench, monkeypatch, found, expected):
+    import importlib.util
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name in found else None)
+    assert bench.torch_available() is expected
+
+
+def test_torch_available_survives_a_broken_spec(bench, monkeypatch):
+    import importlib.util
+
+    def broken(name, *a):
+        raise ValueError("torch.__spec__ is None")
+    monkeypatch.setattr(importlib.util, "find_spec", broken)
+    assert bench.torch_available() is False
 
 
 def test_unknown_config_is_a_one_line_error(bench, capsys):

@@ -3,11 +3,91 @@
 Used only by tests (tests/mrcnn/test_graph_ops.py) to check the TensorFlow
 graph code in ``mrcnn.layers`` against plain loops. Written from the
 documented behaviour of TF's crop_and_resize and Matterport's graph
-functions, not from the product code.
+functions, not from the product code: this module imports nothing from
+``mrcnn`` (box deltas, NMS and box normalisation are re-derived below, one
+box at a time).
 """
+import math
+
 import numpy as np
 
-from mrcnn.core.boxes import apply_box_deltas, non_max_suppression, norm_boxes
+
+def apply_box_deltas(boxes, deltas):
+    """Refine boxes one at a time: centre moves by (dy*h, dx*w), size scales
+    by (exp(dh), exp(dw)).
+
+    boxes: [N, (y1, x1, y2, x2)]; deltas: [N, (dy, dx, log(dh), log(dw))].
+    Returns: [N, 4] float64
+    """
+    out = np.zeros((len(boxes), 4))
+    for i, ((y1, x1, y2, x2), (dy, dx, dh, dw)) in enumerate(zip(
+            np.asarray(boxes, np.float64), np.asarray(deltas, np.float64))):
+        h, w = y2 - y1, x2 - x1
+        cy, cx = y1 + h / 2 + dy * h, x1 + w / 2 + dx * w
+        h, w = h * math.exp(dh), w * math.exp(dw)
+        out[i] = (cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2)
+    return out
+
+
+def box_iou(a, b):
+    """IoU of two (y1, x1, y2, x2) boxes; 0 when either is empty."""
+    ih = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iw = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ih * iw
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def non_max_suppression(boxes, scores, threshold):
+    """Greedy NMS as tf.image.non_max_suppression documents it: visit boxes
+    by decreasing score (ties: lower index first) and keep one whose IoU with
+    every kept box is <= threshold.
+
+    Returns: list of kept indices, best score first.
+    """
+    order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
+    kept = []
+    for i in order:
+        if all(box_iou(boxes[i], boxes[k]) <= threshold for k in kept):
+            kept.append(i)
+    return np.array(kept, dtype=np.int64)
+
+
+def box_refinement(box, gt_box):
+    """Deltas (dy, dx, log(dh), log(dw)) that turn each box into its gt box
+    (the inverse of apply_box_deltas), one pair at a time. Returns [N, 4]."""
+    out = np.zeros((len(box), 4))
+    for i, (b, g) in enumerate(zip(np.asarray(box, np.float64),
+                                   np.asarray(gt_box, np.float64))):
+        h, w = b[2] - b[0], b[3] - b[1]
+        gh, gw = g[2] - g[0], g[3] - g[1]
+        out[i] = ((g[0] + gh / 2 - b[0] - h / 2) / h,
+                  (g[1] + gw / 2 - b[1] - w / 2) / w,
+                  math.log(gh / h), math.log(gw / w))
+    return out
+
+
+def overlaps(boxes1, boxes2):
+    """[N1, N2] IoU matrix by a double loop over box_iou."""
+    return np.array([[box_iou(a, b) for b in boxes2] for a in boxes1]).reshape(
+        len(boxes1), len(boxes2))
+
+
+def norm_boxes(boxes, shape):
+    """Pixel boxes (y2, x2 exclusive) -> normalised boxes where 0..1 spans
+    pixel 0..H-1 (y2, x2 inclusive): (y1/(H-1), x1/(W-1), (y2-1)/(H-1),
+    (x2-1)/(W-1)).
+    """
+    h, w = float(shape[0]) - 1.0, float(shape[1]) - 1.0
+    return np.array([[y1 / h, x1 / w, (y2 - 1) / h, (x2 - 1) / w]
+                     for y1, x1, y2, x2 in np.asarray(boxes, np.float64)])
+
+
+def denorm_boxes(boxes, shape):
+    """Inverse of norm_boxes, rounded to whole pixels (y2, x2 exclusive)."""
+    h, w = float(shape[0]) - 1.0, float(shape[1]) - 1.0
+    return np.array([[round(y1 * h), round(x1 * w), round(y2 * h) + 1, round(x2 * w) + 1]
+                     for y1, x1, y2, x2 in np.asarray(boxes, np.float64)], dtype=np.int64)
 
 
 def crop_and_resize(image, boxes, crop_size, extrapolation_value=0.0):
@@ -166,7 +246,9 @@ def binary_cross_entropy(y_true, y_pred, eps=1e-7):
     return -(y * np.log(p) + (1 - y) * np.log(1 - p))
 
 
-__all__ = ["crop_and_resize", "roi_level_values", "roi_levels",
+__all__ = ["apply_box_deltas", "box_refinement", "box_iou", "overlaps",
+           "non_max_suppression", "norm_boxes", "denorm_boxes",
+           "crop_and_resize", "roi_level_values", "roi_levels",
            "pyramid_roi_align", "propose", "refine_detections",
            "detection_window", "softmax_cross_entropy", "smooth_l1",
            "binary_cross_entropy"]

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mrcnn.core import boxes as nb
 from mrcnn.core.meta import compose_image_meta, parse_image_meta
 from mrcnn.layers.box_ops import (apply_box_deltas_graph, batch_pack_graph,
                                   box_refinement_graph, clip_boxes_graph,
@@ -49,7 +48,7 @@ def test_apply_box_deltas_graph_matches_numpy():
     boxes = random_boxes(rng, 50) * 100
     deltas = rng.normal(0, 0.5, size=(50, 4)).astype(np.float32)
     got = apply_box_deltas_graph(const(boxes), const(deltas)).numpy()
-    np.testing.assert_allclose(got, nb.apply_box_deltas(boxes, deltas),
+    np.testing.assert_allclose(got, ref.apply_box_deltas(boxes, deltas),
                                rtol=1e-5, atol=1e-4)
 
 
@@ -58,7 +57,7 @@ def test_box_refinement_graph_matches_numpy_and_round_trips():
     boxes = random_boxes(rng, 40)
     gt = random_boxes(rng, 40)
     got = box_refinement_graph(const(boxes), const(gt)).numpy()
-    np.testing.assert_allclose(got, nb.box_refinement(boxes, gt),
+    np.testing.assert_allclose(got, ref.box_refinement(boxes, gt),
                                rtol=1e-5, atol=1e-5)
     back = apply_box_deltas_graph(const(boxes), const(got)).numpy()
     np.testing.assert_allclose(back, gt, atol=1e-5)
@@ -80,7 +79,7 @@ def test_overlaps_graph_matches_compute_overlaps():
     b1 = random_boxes(rng, 12)
     b2 = np.concatenate([random_boxes(rng, 8), b1[:3]])  # some exact matches
     got = overlaps_graph(const(b1), const(b2)).numpy()
-    want = nb.compute_overlaps(b1, b2)
+    want = ref.overlaps(b1, b2)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.diag(got[:3, 8:]), 1.0, rtol=1e-6)
     assert (want == 0).any() and ((want > 0) & (want < 1)).any()
@@ -93,10 +92,10 @@ def test_norm_denorm_boxes_graph_match_numpy():
     x = np.sort(rng.integers(0, shape[1] + 1, size=(20, 2)), axis=1)
     px = np.stack([y[:, 0], x[:, 0], y[:, 1], x[:, 1]], axis=1)
     normed = norm_boxes_graph(const(px), const(shape)).numpy()
-    np.testing.assert_allclose(normed, nb.norm_boxes(px, shape), rtol=1e-6,
+    np.testing.assert_allclose(normed, ref.norm_boxes(px, shape), rtol=1e-6,
                                atol=1e-7)
     back = denorm_boxes_graph(const(normed), const(shape)).numpy()
-    np.testing.assert_array_equal(back, nb.denorm_boxes(normed, shape))
+    np.testing.assert_array_equal(back, ref.denorm_boxes(normed, shape))
     np.testing.assert_array_equal(back, px)
 
 
@@ -446,18 +445,18 @@ def test_detection_target_layer_constructed_case():
         assert n_real - n_pos == n_neg_want
         assert n_pos / n_real <= ratio + 1.0 / n_real
         # No ROI touches the crowd box; padding rows are all zero.
-        ov_crowd = nb.compute_overlaps(rois[b, real], crowd[None])[:, 0]
+        ov_crowd = ref.overlaps(rois[b, real], crowd[None])[:, 0]
         assert (ov_crowd < 0.001).all()
         assert (rois[b, ~real] == 0).all() and (bbox[b, n_pos:] == 0).all()
         assert (masks[b, n_pos:] == 0).all() and (cls[b, n_pos:] == 0).all()
         # Positives: class, box deltas and mask of their best gt box.
         gts = gt_boxes[b, :3]
         for i in np.where(pos)[0]:
-            iou = nb.compute_overlaps(rois[b, i][None], gts)[0]
+            iou = ref.overlaps(rois[b, i][None], gts)[0]
             j = int(np.argmax(iou))
             assert iou[j] >= 0.5
             assert cls[b, i] == gt_ids[b, j]
-            want_d = nb.box_refinement(rois[b, i][None], gts[j][None])[0] / STD
+            want_d = ref.box_refinement(rois[b, i][None], gts[j][None])[0] / STD
             np.testing.assert_allclose(bbox[b, i], want_d, atol=1e-4)
             gh, gw = gts[j, 2] - gts[j, 0], gts[j, 3] - gts[j, 1]
             local = (rois[b, i] - gts[j, [0, 1, 0, 1]]) / [gh, gw, gh, gw]
@@ -486,7 +485,7 @@ def test_detection_target_layer_full_masks():
     full[0, :, :, 0] = (yy - 6) ** 2 + (xx - 7) ** 2 <= 20
     full[0, :, :, 1] = (np.abs(yy - 16) <= 5) & (np.abs(xx - 15) <= 3)
     px = np.array([[1, 2, 12, 13], [10, 11, 23, 20]])
-    gt_boxes = nb.norm_boxes(px, (H, W))[None]
+    gt_boxes = ref.norm_boxes(px, (H, W))[None]
     gt_ids = np.array([[2, 1]], np.int32)
     proposals = np.concatenate([gt_boxes[0], [[0.9, 0.0, 0.99, 0.1]]])[None]
     layer = DetectionTargetLayer(train_rois_per_image=6,
@@ -623,3 +622,35 @@ def test_apply_box_deltas_graph_caps_log_scale():
     h, w = 0.2 * np.exp(0.5), 0.2 * np.exp(-0.5)
     np.testing.assert_allclose(out[1], [0.5 - h / 2, 0.5 - w / 2, 0.5 + h / 2,
                                         0.5 + w / 2], rtol=1e-5)
+
+
+# --------------------------------------------------------------------------
+# the references themselves: hand-computed values, no product imports
+# --------------------------------------------------------------------------
+
+def test_numpy_refs_import_nothing_from_mrcnn():
+    import ast
+    tree = ast.parse(open(ref.__file__).read())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert not [n for n in names if n.split(".")[0] == "mrcnn"], names
+
+
+def test_numpy_refs_box_helpers_hand_computed():
+    # centre y 5 -> 5 + 0.1 * 10 = 6, height 10 -> 20: y 6 +- 10
+    np.testing.assert_allclose(
+        ref.apply_box_deltas([[0, 0, 10, 10]], [[0.1, 0.0, np.log(2.0), 0.0]]),
+        [[-4, 0, 16, 10]])
+    np.testing.assert_allclose(
+        ref.box_refinement([[0, 0, 10, 10]], [[-4, 0, 16, 10]]),
+        [[0.1, 0.0, np.log(2.0), 0.0]])
+    # IoU of [0,0,10,10] and [0,1,10,11]: 90 / 110
+    assert ref.box_iou([0, 0, 10, 10], [0, 1, 10, 11]) == pytest.approx(90 / 110)
+    boxes = [[0, 0, 10, 10], [0, 1, 10, 11], [20, 20, 30, 30]]
+    assert ref.non_max_suppression(boxes, [0.9, 0.8, 0.7], 0.5).tolist() == [0, 2]
+    assert ref.non_max_suppression(boxes, [0.9, 0.8, 0.7], 0.85).tolist() == [0, 1, 2]
+    assert ref.non_max_suppression(boxes, [0.7, 0.8, 0.9], 0.5).tolist() == [2, 1]
+    np.testing.assert_allclose(ref.norm_boxes([[0, 0, 11, 21]], (11, 21)),
+                               [[0, 0, 1, 1]])
+    np.testing.assert_array_equal(ref.denorm_boxes([[0, 0, 1, 1]], (11, 21)),
+                                  [[0, 0, 11, 21]])
