@@ -66,7 +66,7 @@ import numpy as np
 
 from phone.errors import AnnotationError, PhoneDataError, PhoneDataWarning
 from phone.imageio import image_size, read_image, write_bytes_atomic, write_png_atomic
-from phone.via import (VIA2_FORMAT_VERSION, mask_to_polygon, parse_via, rasterize_region, read_json,
+from phone.via import (VIA2_FORMAT_VERSION, json_number, mask_to_polygon, parse_via, rasterize_region, read_json,
                        via2_project, via2_settings, via2_text_attribute, write_via_json)
 
 __all__ = ["annotate_folder", "check_output", "AnnotateSummary", "ReviewItem", "frame_regions",
@@ -162,8 +162,8 @@ def frame_regions(result, min_score=DEFAULT_MIN_SCORE, max_vertices=DEFAULT_MAX_
             continue
         regions.append({
             "shape_attributes": {"name": "polygon",
-                                 "all_points_x": [int(v) for v in pts[:, 0]],
-                                 "all_points_y": [int(v) for v in pts[:, 1]]},
+                                 "all_points_x": [json_number(v) for v in pts[:, 0]],
+                                 "all_points_y": [json_number(v) for v in pts[:, 1]]},
             "region_attributes": {NAME_KEY: class_name, SCORE_KEY: f"{scores[i]:.3f}",
                                   MODEL_KEY: str(model_name)},
         })

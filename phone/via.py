@@ -672,21 +672,22 @@ def _shape_attributes(region):
     if region.shape in ("polygon", "polyline"):
         pts = np.asarray(region.points)
         return {"name": region.shape,
-                "all_points_x": [_json_num(v) for v in pts[:, 0]],
-                "all_points_y": [_json_num(v) for v in pts[:, 1]]}
+                "all_points_x": [json_number(v) for v in pts[:, 0]],
+                "all_points_y": [json_number(v) for v in pts[:, 1]]}
     if region.shape == "rect":
-        return {"name": "rect", **{k: _json_num(p[k]) for k in ("x", "y", "width", "height")}}
+        return {"name": "rect", **{k: json_number(p[k]) for k in ("x", "y", "width", "height")}}
     if region.shape == "circle":
-        return {"name": "circle", **{k: _json_num(p[k]) for k in ("cx", "cy", "r")}}
+        return {"name": "circle", **{k: json_number(p[k]) for k in ("cx", "cy", "r")}}
     if region.shape == "ellipse":
-        d = {"name": "ellipse", **{k: _json_num(p[k]) for k in ("cx", "cy", "rx", "ry")}}
+        d = {"name": "ellipse", **{k: json_number(p[k]) for k in ("cx", "cy", "rx", "ry")}}
         if p.get("theta"):
             d["theta"] = float(p["theta"])
         return d
     raise ValueError(f"cannot write shape {region.shape!r}")
 
 
-def _json_num(v):
+def json_number(v):
+    """A coordinate as VIA writes it: an int when whole, else rounded to 3 decimals."""
     v = float(v)
     return int(v) if v.is_integer() else round(v, 3)
 
@@ -728,16 +729,43 @@ def write_via_json(path, data):
 # Masks -> polygons, VIA 2.x project files
 # ---------------------------------------------------------------------------
 
-__all__ += ["mask_to_polygon", "via2_settings", "via2_text_attribute", "via2_project",
+__all__ += ["mask_to_polygon", "json_number", "via2_settings", "via2_text_attribute", "via2_project",
             "VIA2_FORMAT_VERSION"]
+
+
+def _outer_contours(piece):
+    """Outer contours of a uint8 mask, traced on the mask upscaled 2x
+    (nearest): the points lie a quarter pixel outside the centres of the
+    boundary pixels once mapped back (see mask_to_polygon)."""
+    import cv2
+    up = np.kron(piece, np.ones((2, 2), np.uint8))
+    contours, _ = cv2.findContours(up, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    return contours
+
+
+def _from_upscaled(pts, height, width):
+    """Upscaled-grid points -> image (x, y): pixel i spans 2i, 2i+1 there,
+    so its outer sides map to i - 0.25 and i + 0.25; clamped to the pixel
+    centres of the frame's border (skimage.draw.polygon keeps pixels whose
+    centre lies on the outline, so a mask touching the edge stays whole)."""
+    xy = (np.asarray(pts, np.float64) - 0.5) / 2.0
+    xy[:, 0] = np.clip(xy[:, 0], 0, width - 1)
+    xy[:, 1] = np.clip(xy[:, 1], 0, height - 1)
+    return xy
 
 
 def mask_to_polygon(mask, tolerance=0.7, max_vertices=None, all_pieces=False, min_piece=0.02):
     """Outer contour of a bool mask, simplified, as VIA polygon vertices.
 
+    The outline runs a quarter pixel outside the centres of the mask's
+    boundary pixels, so that Matterport's rasterisation
+    (``skimage.draw.polygon``: pixels whose centre is inside, the default of
+    :func:`rasterize_region`) gives the mask back exactly before
+    simplification (holes aside).
+
     mask: [height, width] bool (or 0/nonzero).
     tolerance: Douglas-Peucker tolerance in pixels (``cv2.approxPolyDP``):
-        no pixel of the traced outline is farther than this from the polygon.
+        no point of the traced outline is farther than this from the polygon.
     max_vertices: at most this many vertices (>= 3) in all; when the
         simplified outline has more, the tolerance is raised (x1.25 steps)
         until it fits. None: no limit.
@@ -746,15 +774,11 @@ def mask_to_polygon(mask, tolerance=0.7, max_vertices=None, all_pieces=False, mi
         count (and 4 pixels) is traced too, and the pieces are joined into one
         polygon by zero-width bridges (from a vertex of the polygon so far to
         the nearest vertex of the next piece, around that piece and back), so
-        one VIA region still describes the whole mask; rasterised, a bridge
-        adds only the pixels of its 1-pixel line. With a vertex limit, the
-        tolerance is raised up to 2 px before the smallest pieces are left out.
-    Returns: [N, (x, y)] int64 array of pixel-centre coordinates (3 <= N), in
-    the convention of :func:`rasterize_region` (rasterising the unsimplified
-    outline gives the mask back, holes aside; a piece one pixel wide and
-    straight comes back as the zero-area polygon a, b, a, whose outline
-    rasterises to that line), or None when the mask has no area. Holes are
-    not kept.
+        one VIA region still describes the whole mask; a bridge has no inside
+        and adds no pixel. With a vertex limit, the tolerance is raised up to
+        2 px before the smallest pieces are left out.
+    Returns: [N, (x, y)] float64 array (multiples of 0.25 px, inside the
+    frame; 3 <= N), or None when the mask has no area. Holes are not kept.
     """
     import cv2
     if max_vertices is not None and int(max_vertices) < 3:
@@ -763,13 +787,14 @@ def mask_to_polygon(mask, tolerance=0.7, max_vertices=None, all_pieces=False, mi
     m = np.ascontiguousarray(np.asarray(mask) != 0, dtype=np.uint8)
     if m.ndim != 2:
         raise ValueError(f"mask must be [height, width], got shape {m.shape}")
+    eps0 = 2.0 * float(tolerance)            # in upscaled pixels
     if not all_pieces:
-        contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        contours = _outer_contours(m)
         if not contours:
             return None
         c = max(contours, key=lambda k: (cv2.contourArea(k), len(k)))
-        pts = _fit_outline(c, float(tolerance), limit, grow=True)
-        return None if pts is None else pts.astype(np.int64)
+        pts = _fit_outline(c, eps0, limit, grow=True)
+        return None if pts is None else _from_upscaled(pts, *m.shape)
 
     n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     if n < 2:
@@ -781,33 +806,31 @@ def mask_to_polygon(mask, tolerance=0.7, max_vertices=None, all_pieces=False, mi
     for k in order:
         if pieces and stats[k, cv2.CC_STAT_AREA] < floor:
             break
-        cs, _ = cv2.findContours((labels == k).astype(np.uint8), cv2.RETR_EXTERNAL,
-                                 cv2.CHAIN_APPROX_NONE)
-        pieces.append(max(cs, key=len))
+        pieces.append(max(_outer_contours((labels == k).astype(np.uint8)), key=len))
     while pieces:
-        eps = float(tolerance)
+        eps = eps0
         while True:
             polys = [p for p in (_fit_outline(c, eps, limit, grow=False) for c in pieces)
                      if p is not None]
             total = sum(len(p) for p in polys) + 2 * max(0, len(polys) - 1)
             if polys and (limit is None or total <= limit):
-                return _join_outlines(polys).astype(np.int64)
-            if len(pieces) > 1 and eps >= max(2.0, float(tolerance)):
+                return _from_upscaled(_join_outlines(polys), *m.shape)
+            if len(pieces) > 1 and eps >= max(4.0, eps0):
                 break
-            if len(pieces) == 1 and eps > 4 * max(m.shape):
+            if len(pieces) == 1 and eps > 8 * max(m.shape):
                 return None
-            eps = max(eps * 1.25, 0.5)
+            eps = max(eps * 1.25, 1.0)
         pieces = pieces[:-1]      # leave out the smallest piece and start again
     return None
 
 
 def _fit_outline(contour, eps, limit, grow):
-    """[N, 2] simplified closed outline (3 <= N <= limit) or None.
+    """[N, 2] simplified closed outline (3 <= N <= limit) or None, in the
+    contour's own units (mask_to_polygon passes upscaled ones).
 
     A piece thinner than the tolerance (fewer than 3 vertices) falls back to
     its traced outline, or finer tolerances when that has too many vertices;
-    ``grow``: raise the tolerance while there are more than ``limit``.
-    A straight line of pixels gives the zero-area triangle a, b, a."""
+    ``grow``: raise the tolerance while there are more than ``limit``."""
     import cv2
     raw = contour.reshape(-1, 2)
     pts = cv2.approxPolyDP(contour, eps, True).reshape(-1, 2)
@@ -818,11 +841,9 @@ def _fit_outline(contour, eps, limit, grow):
             fine = cv2.approxPolyDP(contour, finer, True).reshape(-1, 2)
             if len(fine) >= 3 and (limit is None or len(fine) <= limit):
                 return fine
-        # a straight 1-pixel line (or one pixel): the degenerate polygon
-        # a, b, a has no inside, but its drawn outline is exactly the line
-        return np.concatenate([pts, pts[:1], pts[:1]])[:3] if len(pts) else None
+        return None
     while grow and limit is not None and len(pts) > limit:
-        eps = max(eps * 1.25, 0.5)
+        eps = max(eps * 1.25, 1.0)
         pts = cv2.approxPolyDP(contour, eps, True).reshape(-1, 2)
     return pts if len(pts) >= 3 else None
 

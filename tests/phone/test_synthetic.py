@@ -119,7 +119,8 @@ def test_mask_to_polygon_rectangle():
     m = np.zeros((10, 12), bool)
     m[2:7, 3:9] = True
     pts = mask_to_polygon(m)
-    assert sorted(map(tuple, pts.tolist())) == [(3, 2), (3, 6), (8, 2), (8, 6)]
+    assert sorted(map(tuple, pts.tolist())) == [(2.75, 1.75), (2.75, 6.25), (8.25, 1.75),
+                                                (8.25, 6.25)]
     assert mask_to_polygon(np.zeros((4, 4), bool)) is None
 
 
