@@ -111,6 +111,7 @@ def test_mrcnn_notebook_offline_trains_fallback_and_writes_the_mask(tmp_path):
     nb, text = execute(
         "mrcnn", tmp_path, WEIGHTS="auto", DOWNLOAD_COCO=False,
         COCO_MODEL_PATH=str(tmp_path / "no_coco.h5"), DEMO_MODEL_PATH=str(tmp_path / "no_demo.h5"),
+        TRAINED_LOGS_DIR=str(tmp_path / "no_logs"), SHIPPED_MODEL_PATH=str(tmp_path / "no_ship.h5"),
         NUM_IMAGES=1, FALLBACK_TRAIN_STEPS=2, FALLBACK_IMAGE_SIZE=64, FALLBACK_SYNTHETIC=4,
         OUTPUT_DIR=str(out), LOGS_DIR=str(tmp_path / "logs"))
     # the offline note and the choice are explicit
@@ -138,6 +139,7 @@ def test_train_phone_notebook_trains_plots_and_evaluates(tmp_path):
     nb, text = execute(
         "train_phone", tmp_path, WEIGHTS="auto", DOWNLOAD_COCO=False,
         COCO_MODEL_PATH=str(tmp_path / "no_coco.h5"), DEMO_MODEL_PATH=str(tmp_path / "no_demo.h5"),
+        TRAINED_LOGS_DIR=str(tmp_path / "no_logs"), SHIPPED_MODEL_PATH=str(tmp_path / "no_ship.h5"),
         SYNTHETIC_TRAIN=4, SYNTHETIC_VAL=2, IMAGE_SIZE=64, IMAGES_PER_STEP=1, STEPS_PER_EPOCH=1, VALIDATION_STEPS=1,
         HEADS_EPOCHS=1, ALL_EPOCHS=2, LOGS_DIR=str(logs), OUTPUT_DIR=str(tmp_path / "out"))
     assert "starting from random weights" in text
