@@ -37,6 +37,47 @@ class FastSource:
         return True, frame
 
 
+class BurstSource:
+    """Frames that arrive in bursts while the model works, driven by events
+    (no sleeps): frame 0 alone, then each time the model has started on a
+    frame, ``burst`` more frames before the model may finish. So every burst
+    leaves exactly ``burst - 1`` frames unprocessed, on any machine.
+    ``model`` is the matching process(frame) function."""
+
+    def __init__(self, groups, burst):
+        self.n = 1 + groups * burst
+        self.burst, self.i = burst, 0
+        self.name = "burst"
+        self.started, self.may_finish = threading.Event(), threading.Event()
+        self.ended = False
+        self.seen = []
+
+    def _group_start(self, i):
+        return i == 0 or (i - 1) % self.burst == 0
+
+    def read(self):
+        if self.i >= self.n:
+            self.ended = True                     # the model never waits again
+            self.may_finish.set()
+            return False, None
+        if self.i > 1 and self._group_start(self.i):
+            self.may_finish.set()                 # a whole burst is in the mailbox
+        if self.i > 0 and self._group_start(self.i):
+            assert self.started.wait(10), "the model never took a frame"
+            self.started.clear()
+        frame = np.full((8, 8, 3), self.i, np.uint16)
+        self.i += 1
+        return True, frame
+
+    def model(self, frame):
+        self.seen.append(int(frame[0, 0, 0]))
+        self.started.set()
+        assert self.may_finish.wait(10), "the source never finished its burst"
+        if not self.ended:
+            self.may_finish.clear()
+        return frame
+
+
 def slow_model(delay, seen):
     def process(frame):
         seen.append(int(frame[0, 0, 0]))
@@ -101,19 +142,22 @@ def test_close_wakes_a_blocked_writer():
 
 # ----------------------------------------------------------------- loop
 def test_slow_model_drops_stale_frames_and_always_takes_the_latest():
-    n = 300
-    seen = []
-    stats = rt.run_realtime(FastSource(n), slow_model(0.01, seen), hud=False)
+    groups, burst = 20, 4
+    src = BurstSource(groups, burst)
+    n = src.n
+    stats = rt.run_realtime(src, src.model, hud=False)
     assert stats.stop_reason == "end of source"
     assert stats.captured == n
-    assert stats.dropped > 0
+    # frame 0, then the last frame of each burst; the other burst - 1 are dropped
+    assert stats.processed_ids == [0] + [b * burst for b in range(1, groups + 1)]
+    assert stats.dropped == groups * (burst - 1)
     # every frame is either processed or dropped; the last one is processed
     assert stats.processed + stats.dropped == n
     assert stats.processed_ids[-1] == n - 1
     # frame ids increase strictly, and are the frames the model saw
     ids = stats.processed_ids
     assert all(b > a for a, b in zip(ids, ids[1:]))
-    assert seen == ids
+    assert src.seen == ids
     # each frame taken was the newest one captured at that moment
     assert len(stats.take_log) == stats.processed
     assert all(taken == newest for taken, newest in stats.take_log)
