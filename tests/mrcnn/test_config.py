@@ -88,8 +88,10 @@ def test_validate_accepts_and_inference_mode():
         NUM_CLASSES = 2
         IMAGE_MAX_DIM = 256
         IMAGE_MIN_DIM = 256
-    assert C().validate() is not None
+    c = C()
+    assert c.validate() is c and c.validate("training") is c
     # NUM_CLASSES=1 is fine for inference only
-    Config().validate("inference")
+    plain = Config()
+    assert plain.validate("inference") is plain
     with pytest.raises(ValueError):
         Config().validate("training")

@@ -68,15 +68,60 @@ def test_segmenter_batches_trace_once(model):
 
 
 def test_long_run_benchmark_smoke(tmp_path):
+    """60 calls of the tiny model: no retrace, and --check passes with a
+    growth bound of 200 MiB per 1000 calls (a leak of 0.2 MiB a call fails;
+    see the next test); the resident memory after the last block is within
+    30 MiB of the first sample."""
     out = tmp_path / "long_run.json"
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "long_run.py"), "--calls",
-                           "30", "--every", "10", "--json", str(out), "--quiet"],
+                           "60", "--every", "15", "--json", str(out), "--quiet",
+                           "--check", "--max-growth-mb", "200"],
                           cwd=str(tmp_path), env=subprocess_env(), capture_output=True,
                           text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = json.loads(out.read_text())
-    assert [r["calls"] for r in result["rows"]] == [10, 20, 30]
+    assert [r["calls"] for r in result["rows"]] == [15, 30, 45, 60]
     assert result["traces"] == 1 and all(r["traces"] == 1 for r in result["rows"])
-    assert all(r["rss_mb"] > 50 for r in result["rows"]) and result["rows"][0]["delta_mb"] == 0
+    rss = [r["rss_mb"] for r in result["rows"]]
+    assert [r["delta_mb"] for r in result["rows"]] == pytest.approx([x - rss[0] for x in rss])
+    assert max(rss) - rss[0] < 30.0, rss
+    assert result["growth_mb_per_1000"] <= 200.0
     assert "calls  rss_mb  delta_mb  traces  median_ms" in proc.stdout
     assert "(never retraced)" in proc.stdout
+
+
+def _long_run_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "long_run_under_test", str(REPO / "benchmarks" / "long_run.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_long_run_check_fails_on_a_leak(monkeypatch, capsys):
+    """The same bound fails when detect() leaks 1 MiB a call (injected)."""
+    from mrcnn.model import MaskRCNN
+    long_run = _long_run_module()
+    kept = []
+    real_detect = MaskRCNN.detect
+
+    def leaky_detect(self, images, verbose=0):
+        kept.append(np.ones(2 ** 18, np.float32) + len(kept))  # 1 MiB, touched
+        return real_detect(self, images, verbose)
+
+    monkeypatch.setattr(MaskRCNN, "detect", leaky_detect)
+    status = long_run.main(["--calls", "60", "--every", "15", "--quiet", "--check",
+                            "--max-growth-mb", "200"])
+    out = capsys.readouterr().out
+    assert len(kept) == 60
+    assert status == 1, out
+    growth = float(out.split("memory growth:")[1].split("MiB")[0])
+    assert growth > 500, out      # ~1000 MiB per 1000 calls
+
+
+def test_slope_per_1000_hand_computed():
+    long_run = _long_run_module()
+    assert long_run.slope_per_1000([10, 20, 30], [100.0, 101.0, 102.0]) == pytest.approx(100.0)
+    assert long_run.slope_per_1000([10, 20, 30], [100.0, 100.0, 100.0]) == 0.0
+    assert long_run.slope_per_1000([10], [5.0]) == 0.0
