@@ -9,6 +9,8 @@ Shape shorthand:
     detections:  [B, D, (y1, x1, y2, x2, class_id, score)] normalised,
                  zero padded, sorted by score (descending)
 """
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -94,8 +96,7 @@ class DetectionLayer(Float32Layer):
                  max_instances=None, nms_threshold=None, **kwargs):
         super().__init__(**kwargs)
 
-        pick = lambda name, value, default: config_value(  # noqa: E731
-            config, name, value, default)
+        pick = functools.partial(config_value, config)
 
         self.bbox_std_dev = [float(v) for v in pick(
             "BBOX_STD_DEV", bbox_std_dev, [0.1, 0.1, 0.2, 0.2])]

@@ -12,6 +12,8 @@ Shape shorthand (per batch of B images):
     target_bbox:   [B, T, (dy, dx, log(dh), log(dw))] divided by BBOX_STD_DEV
     target_mask:   [B, T, mh, mw] float32 in {0, 1}
 """
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -146,8 +148,7 @@ class DetectionTargetLayer(Float32Layer):
                  use_mini_mask=None, **kwargs):
         super().__init__(**kwargs)
 
-        pick = lambda name, value, default: config_value(  # noqa: E731
-            config, name, value, default)
+        pick = functools.partial(config_value, config)
         self.train_rois_per_image = int(pick(
             "TRAIN_ROIS_PER_IMAGE", train_rois_per_image, 200))
         self.roi_positive_ratio = float(pick(
