@@ -195,13 +195,7 @@ def read_weights_h5(filepath):
     with an empty list)."""
     f = _open(filepath)
     try:
-        root = f
-        if "layer_names" not in root.attrs and "model_weights" in root:
-            root = root["model_weights"]
-        if "layer_names" not in root.attrs:
-            raise WeightsFileError(
-                f"{filepath}: HDF5 file has no 'layer_names' attribute; it is "
-                f"not a Keras weights file in the mask_rcnn_coco.h5 layout")
+        root = _layout_root(f, filepath)
         out = {}
         for name in _decode(root.attrs["layer_names"]):
             g = root[name]

@@ -1,7 +1,7 @@
 """Option types and option groups shared by the command modules."""
 import argparse
 
-__all__ = ["score", "positive_int", "positive_float", "add_model_options",
+__all__ = ["score", "at_least", "positive_int", "positive_float", "add_model_options",
            "add_inference_options", "segmenter_from_args", "LAYER_CHOICES", "PRECISION_CHOICES", "WEIGHTS_METAVAR"]
 
 LAYER_CHOICES = ("heads", "3+", "4+", "5+", "all")
@@ -23,24 +23,24 @@ def score(text):
     return v
 
 
-def positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer {text!r}")
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{v} must be >= 1")
-    return v
+def at_least(cast, low, strict=False):
+    """An argparse type: ``cast(text)`` (int or float) that is >= low (> low
+    with ``strict``), else a one-line usage error."""
+    what = "integer" if cast is int else "number"
+
+    def parse(text):
+        try:
+            v = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}")
+        if v < low or (strict and v == low):
+            raise argparse.ArgumentTypeError(f"{v} must be {'>' if strict else '>='} {low:g}")
+        return v
+    return parse
 
 
-def positive_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}")
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"{v} must be > 0")
-    return v
+positive_int = at_least(int, 1)
+positive_float = at_least(float, 0, strict=True)
 
 
 def add_model_options(p, weights_default=None, weights_help=_DEFAULT_MODEL_HELP):

@@ -11,41 +11,13 @@ them). Bad arguments raise CommandError (one line, exit 2); bad input
 (weights that are not a phone model, a project of another folder) raises
 PhoneDataError / WeightsError, reported in one line by ``phone.commands``.
 """
-import argparse
 import os
 import sys
 
-from phone.commands._args import add_model_options, positive_int, score
+from phone.commands._args import add_model_options, at_least, positive_int, score
 from phone.errors import CommandError
 
 __all__ = ["add_parser", "run"]
-
-
-def _non_negative_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer {text!r}")
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"{v} must be >= 0")
-    return v
-
-
-def _at_least_3(text):
-    v = positive_int(text)
-    if v < 3:
-        raise argparse.ArgumentTypeError(f"{v} must be >= 3")
-    return v
-
-
-def _non_negative_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}")
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"{v} must be >= 0")
-    return v
 
 
 def add_parser(subparsers):
@@ -68,12 +40,12 @@ def add_parser(subparsers):
                         "are then relative to --dir (default: relative to --out's folder)")
     p.add_argument("--min-score", type=score, default=DEFAULT_MIN_SCORE, metavar="S",
                    help="keep detections with at least this score (default: %(default)s)")
-    p.add_argument("--max-vertices", type=_at_least_3, default=DEFAULT_MAX_VERTICES,
+    p.add_argument("--max-vertices", type=at_least(int, 3), default=DEFAULT_MAX_VERTICES,
                    metavar="N", help="at most N vertices per polygon (default: %(default)s)")
-    p.add_argument("--tolerance", type=_non_negative_float, default=DEFAULT_TOLERANCE,
+    p.add_argument("--tolerance", type=at_least(float, 0), default=DEFAULT_TOLERANCE,
                    metavar="PX", help="polygon simplification tolerance in pixels "
                                       "(default: %(default)s)")
-    p.add_argument("--review", type=_non_negative_int, default=0, metavar="N",
+    p.add_argument("--review", type=at_least(int, 0), default=0, metavar="N",
                    help="also write the N frames the model is least sure about to "
                         "OUT_review.txt and a contact sheet OUT_review.png")
     p.add_argument("--checkpoint-every", type=positive_int, default=DEFAULT_CHECKPOINT_EVERY,
