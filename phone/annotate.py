@@ -548,13 +548,27 @@ def draw_regions(image, regions, scale=1, alpha=0.3, label=True):
     return out
 
 
+def _wrap(text, width):
+    words, lines = text.split(" "), [""]
+    for w in words:
+        if lines[-1] and len(lines[-1]) + 1 + len(w) > width:
+            lines.append(w)
+        else:
+            lines[-1] = f"{lines[-1]} {w}".strip()
+    return lines
+
+
 def contact_sheet(items, cell=256, columns=4):
     """A PNG-ready RGB grid of review items: each frame with its regions
-    drawn (draw_regions), captioned with rank, doubt and name."""
+    drawn (draw_regions), captioned with rank, name, doubt and reasons."""
     import cv2
     columns = max(1, min(int(columns), len(items) or 1))
     rows = max(1, int(math.ceil(len(items) / columns)))
-    caption = 34
+    width = max(20, cell // 6)
+    captions = [[f"{it.rank}. {it.filename}  doubt {it.doubt:.2f}"[:width]]
+                + [line for reason in it.reasons for line in _wrap(reason, width)][:3]
+                for it in items]
+    caption = 8 + 14 * max([len(c) for c in captions] or [1])
     sheet = np.full((rows * (cell + caption), columns * cell, 3), 255, np.uint8)
     for k, it in enumerate(items):
         try:
@@ -571,8 +585,7 @@ def contact_sheet(items, cell=256, columns=4):
         r, c = divmod(k, columns)
         y0, x0 = r * (cell + caption), c * cell
         sheet[y0:y0 + drawn.shape[0], x0:x0 + drawn.shape[1]] = drawn
-        lines = [f"{it.rank}. {it.filename}"[:40], f"doubt {it.doubt:.2f}: {'; '.join(it.reasons)}"[:44]]
-        for i, text in enumerate(lines):
+        for i, text in enumerate(captions[k]):
             cv2.putText(sheet, text, (x0 + 3, y0 + cell + 13 + 14 * i), cv2.FONT_HERSHEY_SIMPLEX,
                         0.36, (0, 0, 0), 1, cv2.LINE_AA)
     return sheet
