@@ -70,7 +70,7 @@ from phone.via import (VIA2_FORMAT_VERSION, mask_to_polygon, parse_via, rasteriz
                        via2_project, via2_settings, via2_text_attribute, write_via_json)
 
 __all__ = ["annotate_folder", "check_output", "AnnotateSummary", "ReviewItem", "frame_regions",
-           "review_project", "draw_regions", "review_paths", "region_score",
+           "review_project", "draw_regions", "contact_sheet", "review_paths", "region_score",
            "DEFAULT_MIN_SCORE", "DEFAULT_MAX_VERTICES", "DEFAULT_TOLERANCE",
            "DEFAULT_CHECKPOINT_EVERY", "NAME_KEY", "SCORE_KEY", "MODEL_KEY"]
 
@@ -123,14 +123,16 @@ class AnnotateSummary:
 
 class ReviewItem:
     """One frame of the review list: rank (1 = most doubtful), doubt, the
-    project filename, the image path and the reasons (list of str)."""
+    project filename, the image path, the reasons (list of str) and its
+    regions (ViaRegion list, for drawing)."""
 
-    def __init__(self, filename, path, doubt, reasons):
+    def __init__(self, filename, path, doubt, reasons, regions=()):
         self.rank = 0
         self.filename = filename
         self.path = path
         self.doubt = float(doubt)
         self.reasons = list(reasons)
+        self.regions = list(regions)
 
     def __repr__(self):
         return f"ReviewItem({self.rank}, {self.filename!r}, {self.doubt:.3f}, {self.reasons})"
@@ -486,9 +488,7 @@ def review_project(project_json, n, images_dir=None):
         except PhoneDataError:
             continue
         doubt, reasons = _frame_doubt(im, h, w)
-        item = ReviewItem(im.filename, im.path, doubt, reasons)
-        item.regions = im.regions
-        items.append(item)
+        items.append(ReviewItem(im.filename, im.path, doubt, reasons, im.regions))
     items.sort(key=lambda it: (-it.doubt, it.filename))
     items = items[:max(0, int(n))]
     for rank, it in enumerate(items, 1):
@@ -577,7 +577,7 @@ def contact_sheet(items, cell=256, columns=4):
             image = np.zeros((cell, cell, 3), np.uint8)
         h, w = image.shape[:2]
         zoom = max(1, cell // max(h, w))
-        drawn = draw_regions(image, getattr(it, "regions", []), scale=zoom)
+        drawn = draw_regions(image, it.regions, scale=zoom)
         f = min(cell / drawn.shape[0], cell / drawn.shape[1], 1.0)
         if f < 1.0:
             drawn = cv2.resize(drawn, (max(1, int(drawn.shape[1] * f)),
