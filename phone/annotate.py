@@ -70,7 +70,7 @@ from phone.via import (VIA2_FORMAT_VERSION, json_number, mask_to_polygon, parse_
                        via2_project, via2_settings, via2_text_attribute, write_via_json)
 
 __all__ = ["annotate_folder", "check_output", "AnnotateSummary", "ReviewItem", "frame_regions",
-           "review_project", "draw_regions", "review_paths", "region_score",
+           "review_project", "draw_regions", "contact_sheet", "review_paths", "region_score",
            "DEFAULT_MIN_SCORE", "DEFAULT_MAX_VERTICES", "DEFAULT_TOLERANCE",
            "DEFAULT_CHECKPOINT_EVERY", "NAME_KEY", "SCORE_KEY", "MODEL_KEY"]
 
@@ -123,14 +123,16 @@ class AnnotateSummary:
 
 class ReviewItem:
     """One frame of the review list: rank (1 = most doubtful), doubt, the
-    project filename, the image path and the reasons (list of str)."""
+    project filename, the image path, the reasons (list of str) and its
+    regions (ViaRegion list, for drawing)."""
 
-    def __init__(self, filename, path, doubt, reasons):
+    def __init__(self, filename, path, doubt, reasons, regions=()):
         self.rank = 0
         self.filename = filename
         self.path = path
         self.doubt = float(doubt)
         self.reasons = list(reasons)
+        self.regions = list(regions)
 
     def __repr__(self):
         return f"ReviewItem({self.rank}, {self.filename!r}, {self.doubt:.3f}, {self.reasons})"
@@ -486,9 +488,7 @@ def review_project(project_json, n, images_dir=None):
         except PhoneDataError:
             continue
         doubt, reasons = _frame_doubt(im, h, w)
-        item = ReviewItem(im.filename, im.path, doubt, reasons)
-        item.regions = im.regions
-        items.append(item)
+        items.append(ReviewItem(im.filename, im.path, doubt, reasons, im.regions))
     items.sort(key=lambda it: (-it.doubt, it.filename))
     items = items[:max(0, int(n))]
     for rank, it in enumerate(items, 1):
@@ -548,13 +548,27 @@ def draw_regions(image, regions, scale=1, alpha=0.3, label=True):
     return out
 
 
+def _wrap(text, width):
+    words, lines = text.split(" "), [""]
+    for w in words:
+        if lines[-1] and len(lines[-1]) + 1 + len(w) > width:
+            lines.append(w)
+        else:
+            lines[-1] = f"{lines[-1]} {w}".strip()
+    return lines
+
+
 def contact_sheet(items, cell=256, columns=4):
     """A PNG-ready RGB grid of review items: each frame with its regions
-    drawn (draw_regions), captioned with rank, doubt and name."""
+    drawn (draw_regions), captioned with rank, name, doubt and reasons."""
     import cv2
     columns = max(1, min(int(columns), len(items) or 1))
     rows = max(1, int(math.ceil(len(items) / columns)))
-    caption = 34
+    width = max(20, cell // 6)
+    captions = [[f"{it.rank}. {it.filename}  doubt {it.doubt:.2f}"[:width]]
+                + [line for reason in it.reasons for line in _wrap(reason, width)][:3]
+                for it in items]
+    caption = 8 + 14 * max([len(c) for c in captions] or [1])
     sheet = np.full((rows * (cell + caption), columns * cell, 3), 255, np.uint8)
     for k, it in enumerate(items):
         try:
@@ -563,7 +577,7 @@ def contact_sheet(items, cell=256, columns=4):
             image = np.zeros((cell, cell, 3), np.uint8)
         h, w = image.shape[:2]
         zoom = max(1, cell // max(h, w))
-        drawn = draw_regions(image, getattr(it, "regions", []), scale=zoom)
+        drawn = draw_regions(image, it.regions, scale=zoom)
         f = min(cell / drawn.shape[0], cell / drawn.shape[1], 1.0)
         if f < 1.0:
             drawn = cv2.resize(drawn, (max(1, int(drawn.shape[1] * f)),
@@ -571,8 +585,7 @@ def contact_sheet(items, cell=256, columns=4):
         r, c = divmod(k, columns)
         y0, x0 = r * (cell + caption), c * cell
         sheet[y0:y0 + drawn.shape[0], x0:x0 + drawn.shape[1]] = drawn
-        lines = [f"{it.rank}. {it.filename}"[:40], f"doubt {it.doubt:.2f}: {'; '.join(it.reasons)}"[:44]]
-        for i, text in enumerate(lines):
+        for i, text in enumerate(captions[k]):
             cv2.putText(sheet, text, (x0 + 3, y0 + cell + 13 + 14 * i), cv2.FONT_HERSHEY_SIMPLEX,
                         0.36, (0, 0, 0), 1, cv2.LINE_AA)
     return sheet
