@@ -38,8 +38,13 @@ def unreadable_images(dataset):
     return problems
 
 
-def load_datasets(dataset_dir):
+def load_datasets(dataset_dir, train_via=None):
     """Prepared (train, val) PhoneDatasets from dataset_dir/train and /val.
+
+    train_via: VIA file(s) for the training subset instead of
+    train/via_region_data.json, e.g. a corrected ``phone annotate`` project
+    next to the hand-drawn annotations (several files: a frame in more than
+    one takes the regions of the later file, with a warning naming both).
 
     Every image is decoded once up front, so a truncated or corrupt frame is
     reported before the model is built (listed on stderr, CommandError)
@@ -51,7 +56,8 @@ def load_datasets(dataset_dir):
     out = []
     for subset in ("train", "val"):
         ds = PhoneDataset()
-        n = ds.load_phone(dataset_dir, subset)
+        n = ds.load_phone(dataset_dir, subset,
+                          via_file=list(train_via) if (train_via and subset == "train") else None)
         if n == 0:
             raise CommandError(f"{os.path.join(dataset_dir, subset)}: no annotated images")
         ds.prepare()
@@ -110,10 +116,11 @@ def resolve_start_weights(spec, config, logs_dir, verbose=1):
 
 
 def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=30, layers="heads",
-          augment=False):
+          augment=False, train_via=None):
     """``phone train``: fine-tune ``config``'s model on dataset_dir/train,
     validating on dataset_dir/val. ``weights``: the start (see
     phone.weights.resolve_weights; coco re-initialises the class layers).
+    train_via: VIA file(s) for the training frames (see load_datasets).
     Checkpoints (self-describing .h5 files) go to logs_dir/phoneYYYYmmddTHHMM/.
     Returns the path of the last checkpoint, or None when there was nothing
     to do."""
@@ -121,7 +128,7 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=30, layers=
     from phone import paths
 
     logs_dir = logs_dir or paths.default_logs_dir()
-    train_set, val_set = load_datasets(dataset_dir)
+    train_set, val_set = load_datasets(dataset_dir, train_via=train_via)
     print(f"Dataset {dataset_dir}: {train_set.num_images} training, "
           f"{val_set.num_images} validation images")
     # Weights are resolved (downloaded) and checked before the slow model build.

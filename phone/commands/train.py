@@ -15,6 +15,11 @@ def add_parser(sub):
     t.add_argument("--dataset", default=paths.bundled_dataset_dir(), metavar="DIR",
                    help="folder with train/ and val/ (images + via_region_data.json); "
                         "default: %(default)s")
+    t.add_argument("--train-via", nargs="+", metavar="FILE",
+                   help="VIA file(s) for the training frames instead of "
+                        "train/via_region_data.json, e.g. a corrected 'phone annotate' project "
+                        "and the hand-drawn annotations (a frame in several files: the later "
+                        "file wins, with a warning)")
     add_model_options(t, "coco", "starting weights: coco (downloaded if needed, class layers "
                                  "re-initialised), last (resume), shipped, imagenet, or a .h5 "
                                  "path (default: coco)")
@@ -38,5 +43,5 @@ def run(args):
     config = training_config(args.config, image_size=args.image_size, lr=args.lr,
                              steps_per_epoch=args.steps_per_epoch, precision=args.precision)
     train(config, args.dataset, weights=args.weights, logs_dir=args.logs, epochs=args.epochs,
-          layers=args.layers, augment=args.augment)
+          layers=args.layers, augment=args.augment, train_via=args.train_via)
     return 0

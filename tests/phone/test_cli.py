@@ -368,3 +368,46 @@ def test_augmentation_keeps_masks_aligned():
         bright = im2.mean(axis=2) > 100
         inter = np.logical_and(bright, m2[:, :, 0]).sum()
         assert inter >= 0.8 * max(1, m2[:, :, 0].sum())
+
+
+def test_train_via_merges_a_corrected_project_with_the_hand_annotations(tmp_path, capsys):
+    """phone train --train-via A.json B.json: the training set is the union of
+    both files' frames, a frame in both takes B's regions (with a warning)."""
+    import json
+    import shutil
+    import warnings
+    from phone.errors import PhoneDataWarning
+    from phone.train import load_datasets
+    data = tmp_path / "data"
+    shutil.copytree(REPO / "datasets" / "phone", data)
+    hand = data / "train" / "via_region_data.json"
+    entries = json.loads(hand.read_text())
+    # a "corrected" project: the first frame's polygon moved 3 px right, plus the val frame
+    first_key = sorted(entries)[0]
+    moved = json.loads(json.dumps({first_key: entries[first_key]}))
+    sa = moved[first_key]["regions"][0]["shape_attributes"]
+    sa["all_points_x"] = [x + 3 for x in sa["all_points_x"]]
+    shutil.copy(data / "val" / "C_01_08_000.png", data / "train" / "C_01_08_000.png")
+    val = json.loads((data / "val" / "via_region_data.json").read_text())
+    moved.update({k: v for k, v in val.items() if v["filename"] == "C_01_08_000.png"})
+    corrected = data / "train" / "corrected.json"
+    corrected.write_text(json.dumps(moved))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train_set, _ = load_datasets(str(data), train_via=[str(hand), str(corrected)])
+    names = sorted(i["path"].rsplit("/", 1)[-1] for i in train_set.image_info)
+    assert names == ["C_01_06_001.png", "C_01_07_000.png", "C_01_08_000.png"]
+    assert any(issubclass(w.category, PhoneDataWarning) and "corrected.json" in str(w.message)
+               for w in caught)
+    first = next(i for i in train_set.image_ids
+                 if train_set.image_info[i]["path"].endswith(entries[first_key]["filename"]))
+    import skimage.draw
+    expected = np.zeros((128, 128), bool)     # the moved polygon, rasterised independently
+    expected[skimage.draw.polygon(sa["all_points_y"], sa["all_points_x"], (128, 128))] = True
+    np.testing.assert_array_equal(train_set.load_mask(first)[0][:, :, 0], expected)
+
+    code, out, err = run_cli(["train", "--dataset", data, "--train-via", hand, corrected,
+                              "--weights", "last", "--logs", tmp_path / "logs", "--config",
+                              f"{THIS}:TinyTrainConfig"], capsys)
+    assert code == 2 and "no checkpoint" in err      # reached the weights only after the data
+    assert "Dataset" in out and "3 training" in out
