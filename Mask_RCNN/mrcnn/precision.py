@@ -166,26 +166,28 @@ def probe_specs(config=None, use="inference", max_op_macs=None):
         batch = 1
         mask_rois = int(getattr(config, "DETECTION_MAX_INSTANCES", 100))
         class_rois = int(getattr(config, "POST_NMS_ROIS_INFERENCE", 1000))
-    # (op, shape, layers of that kind in the model)
-    ops = [("conv", [batch, size // 2, size // 2, 3, stem, 7], 1)]
+    # (op, shape, layers of that kind in the model, followed by a norm
+    # layer: Keras' batch / group norm compute in float32, so under a mixed
+    # policy each costs two casts of the activations)
+    ops = [("conv", [batch, size // 2, size // 2, 3, stem, 7], 1, True)]
     for i, (w, n) in enumerate(zip(widths, blocks)):
         s = max(1, size // (4 * 2 ** i))
-        ops.append(("conv", [batch, s, s, w, w, 3], n))
-        ops.append(("conv", [batch, s, s, w, 4 * w, 1], 2 * n))
+        ops.append(("conv", [batch, s, s, w, w, 3], n, True))
+        ops.append(("conv", [batch, s, s, w, 4 * w, 1], 2 * n, True))
     # FPN output convs and the RPN's shared conv on P2..P6: ~4/3 of P2's
-    ops.append(("conv", [batch, size // 4, size // 4, depth, depth, 3], 4 / 3))
-    ops.append(("conv", [batch, size // 4, size // 4, depth, 512, 3], 4 / 3))
+    ops.append(("conv", [batch, size // 4, size // 4, depth, depth, 3], 4 / 3, False))
+    ops.append(("conv", [batch, size // 4, size // 4, depth, 512, 3], 4 / 3, False))
     # mask head: 4 convs and the deconvolution
-    ops.append(("conv", [mask_rois, mask_pool, mask_pool, mask_ch, mask_ch, 3], 5))
+    ops.append(("conv", [mask_rois, mask_pool, mask_pool, mask_ch, mask_ch, 3], 5, True))
     # classifier head: the PxP "conv" is a dense layer on each ROI
-    ops.append(("dense", [class_rois, pool * pool * depth, fc], 1))
-    ops.append(("dense", [class_rois, fc, fc], 1))
+    ops.append(("dense", [class_rois, pool * pool * depth, fc], 1, True))
+    ops.append(("dense", [class_rois, fc, fc], 1, True))
     out = []
-    for kind, shape, count in ops:
+    for kind, shape, count, norm in ops:
         real = _macs(kind, shape)
         small = _shrink(kind, shape, cap)
         out.append({"op": kind, "shape": [int(v) for v in small],
-                    "layers": float(count),
+                    "layers": float(count), "norm": norm,
                     "weight": float(count) * real / _macs(kind, small)})
     return out
 
@@ -218,7 +220,9 @@ def _shrink(kind, shape, cap):
 def _probe_ops(spec, use):
     """Eager callables for one probe op: {"float32": fn, "mixed_bfloat16":
     fn, "cast": fn}. The float32 / bfloat16 ones run the layer (conv or
-    matmul, bias, ReLU) on activations of that dtype, forward only for
+    matmul, bias, for a layer followed by a norm layer the casts to float32
+    and back that the norm does under a mixed policy, ReLU) on activations
+    of that dtype, forward only for
     "inference", forward and gradients for "train"; "cast" is the
     float32 -> bfloat16 cast of the kernel that Keras' mixed policy does
     once per layer and call (its cost does not shrink with the batch, so it
@@ -241,7 +245,11 @@ def _probe_ops(spec, use):
             y = tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
         else:
             y = tf.matmul(x, kernel)
-        return tf.nn.relu(tf.nn.bias_add(y, bias))
+        y = tf.nn.bias_add(y, bias)
+        if spec.get("norm") and y.dtype != tf.float32:
+            # the norm layer's round trip through float32
+            y = tf.cast(tf.cast(y, tf.float32), y.dtype)
+        return tf.nn.relu(y)
 
     def make(dtype):
         x, kernel, bias = (tf.cast(t, dtype) for t in (x32, k32, b32))

@@ -155,21 +155,24 @@ def test_probe_specs_follow_the_model_sizes():
         FPN_CLASSIF_FC_LAYERS_SIZE = 64
     specs = P.probe_specs(Light(), "inference", max_op_macs=1e12)   # nothing cut
     assert specs[0] == {"op": "conv", "shape": [1, 64, 64, 3, 16, 7], "layers": 1.0,
-                        "weight": 1.0}
+                        "weight": 1.0, "norm": True}
     # stage 4 (widths[2] = 24) at 128/16 = 8, one block
     assert {"op": "conv", "shape": [1, 8, 8, 24, 24, 3], "layers": 1.0,
-            "weight": 1.0} in specs
+            "weight": 1.0, "norm": True} in specs
+    # FPN: 3x3 on P2 (128/4 = 32), no norm (FPN_NORM None), 4/3 for P2..P6
+    assert {"op": "conv", "shape": [1, 32, 32, 32, 32, 3], "layers": 4 / 3,
+            "weight": 4 / 3, "norm": False} in specs
     # mask head on DETECTION_MAX_INSTANCES = 5 ROIs of 14x14, 5 layers
     assert {"op": "conv", "shape": [5, 14, 14, 16, 16, 3], "layers": 5.0,
-            "weight": 5.0} in specs
+            "weight": 5.0, "norm": True} in specs
     # classifier: POST_NMS_ROIS_INFERENCE = 50 rows of 7*7*32
     assert {"op": "dense", "shape": [50, 7 * 7 * 32, 64], "layers": 1.0,
-            "weight": 1.0} in specs
+            "weight": 1.0, "norm": True} in specs
     train = P.probe_specs(Light(), "train", max_op_macs=1e12)
     # training: batch IMAGES_PER_GPU = 2, mask head on 2 * int(32 * 0.33) ROIs
     assert train[0]["shape"][0] == 2
     assert {"op": "conv", "shape": [20, 14, 14, 16, 16, 3], "layers": 5.0,
-            "weight": 5.0} in train
+            "weight": 5.0, "norm": True} in train
 
 
 def test_probe_specs_cut_big_layers_and_scale_back():
