@@ -91,7 +91,8 @@ def test_cache_read_write_show_reset(tmp_path):
     assert other.calls == ["inference"]
 
     shown = P.show_decisions(str(cache))
-    assert [d["policy"] for d in shown] == [None, "mixed_bfloat16"]
+    # (both measured within the same second: their order is not asserted)
+    assert sorted(str(d["policy"]) for d in shown) == ["None", "mixed_bfloat16"]
     assert all(d["machine"] == P.machine_key(BF16) for d in shown)
     assert P.reset_decisions(str(cache)) == 2
     assert not cache.exists() and P.show_decisions(str(cache)) == []
