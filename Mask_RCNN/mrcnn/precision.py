@@ -67,7 +67,7 @@ PROBE_MARGIN = 0.05
 
 #: at most PROBE_MACS / 4 multiply-adds per probe op (big layers are cut to
 #: that, and their time scaled back up): a few ms per op on a 2-core CPU
-PROBE_MACS = 6e8
+PROBE_MACS = 2.4e9
 
 #: cache file format
 _CACHE_FORMAT = 1
@@ -201,13 +201,17 @@ def _macs(kind, shape):
 
 
 def _shrink(kind, shape, cap):
-    """shape cut to about ``cap`` multiply-adds: rows / batch first, then
-    (for convs) the spatial size, never below 8x8."""
+    """shape cut to about ``cap`` multiply-adds: rows / batch first (a
+    dense layer to no fewer than 64 rows), then (for convs) the spatial
+    size, never below 8x8."""
     shape = list(shape)
     f = cap / _macs(kind, shape)
     if f >= 1:
         return shape
-    shape[0] = max(1, int(shape[0] * f))
+    # a dense layer keeps at least 64 rows: with fewer it only streams its
+    # kernel from memory, which is not what it does in the model
+    keep = min(shape[0], 64) if kind == "dense" else 1
+    shape[0] = max(keep, int(shape[0] * f))
     if kind == "conv":
         f = cap / _macs(kind, shape)
         if f < 1:
@@ -226,8 +230,9 @@ def _probe_ops(spec, use):
     "inference", forward and gradients for "train"; "cast" is the
     float32 -> bfloat16 cast of the kernel that Keras' mixed policy does
     once per layer and call (its cost does not shrink with the batch, so it
-    is timed apart and counted once per layer). Eager, not tf.function: no
-    tracing, and the dispatch overhead is the same in both policies."""
+    is timed apart and counted once per layer). Each is a tf.function, as
+    in the model: eager dispatch overhead (per op, and bfloat16 has more
+    ops: the casts) would be multiplied by the op's weight."""
     import tensorflow as tf
     rng = tf.random.Generator.from_seed(0)
     if spec["op"] == "conv":
@@ -254,18 +259,19 @@ def _probe_ops(spec, use):
     def make(dtype):
         x, kernel, bias = (tf.cast(t, dtype) for t in (x32, k32, b32))
         if use == "inference":
-            return lambda: layer(x, kernel, bias)
+            return tf.function(lambda: layer(x, kernel, bias))
 
         def step():
             with tf.GradientTape() as tape:
                 tape.watch([x, kernel, bias])
                 y = layer(x, kernel, bias)
             return tape.gradient(y, [x, kernel, bias], output_gradients=y)
-        return step
+        return tf.function(step)
 
     cast_count = 1 if use == "inference" else 2      # and the gradient back
     return {"float32": make(tf.float32), "mixed_bfloat16": make(tf.bfloat16),
-            "cast": lambda: [tf.cast(k32, tf.bfloat16) for _ in range(cast_count)],
+            "cast": tf.function(lambda: [tf.cast(k32, tf.bfloat16)
+                                         for _ in range(cast_count)]),
             "_sync": lambda out: [t.numpy().flat[0] if hasattr(t, "numpy") else t
                                   for t in (out if isinstance(out, (list, tuple))
                                             else [out])][:1]}
