@@ -50,10 +50,28 @@ def test_auto_picks_bfloat16_where_faster(tmp_path):
 
 
 def test_auto_needs_a_clear_win(tmp_path):
-    # 3 % faster is inside the margin: float32
+    # 3 % faster is inside the margin: float32 (a close call is measured twice)
     probe = FakeProbe(f32=1.0, bf16=1.0 - P.PROBE_MARGIN * 0.6)
     policy, reason = _resolve(probe, tmp_path / "p.json")
     assert policy is None and "less than 5% faster" in reason
+    assert probe.calls == ["inference", "inference"]
+
+
+def test_close_call_is_measured_again_and_best_times_kept(tmp_path):
+    runs = iter([{"float32": 1.00, "mixed_bfloat16": 0.97},     # close: again
+                 {"float32": 1.20, "mixed_bfloat16": 0.80}])    # f32 unlucky here
+    calls = []
+
+    def probe(specs, use):
+        calls.append(use)
+        return next(runs)
+    policy, reason = _resolve(probe, tmp_path / "p.json")
+    assert calls == ["inference", "inference"]
+    assert policy == "mixed_bfloat16" and "bfloat16 800.0 ms vs float32 1000.0 ms" in reason
+    # a clear result is measured once
+    clear = FakeProbe(f32=1.0, bf16=0.5)
+    _resolve(clear, tmp_path / "q.json")
+    assert clear.calls == ["inference"]
 
 
 def test_train_and_inference_decided_apart(tmp_path):
@@ -63,7 +81,8 @@ def test_train_and_inference_decided_apart(tmp_path):
     cache = tmp_path / "p.json"
     assert _resolve(probe, cache, "inference")[0] is None
     assert _resolve(probe, cache, "train")[0] == "mixed_bfloat16"
-    assert probe.calls == ["inference", "train"]
+    # 0.335 / 0.367 = 0.91 is a close call: measured twice
+    assert probe.calls == ["inference", "train", "train"]
 
 
 def test_cache_read_write_show_reset(tmp_path):
@@ -91,7 +110,8 @@ def test_cache_read_write_show_reset(tmp_path):
     assert other.calls == ["inference"]
 
     shown = P.show_decisions(str(cache))
-    assert [d["policy"] for d in shown] == [None, "mixed_bfloat16"]
+    # (both measured within the same second: their order is not asserted)
+    assert sorted(str(d["policy"]) for d in shown) == ["None", "mixed_bfloat16"]
     assert all(d["machine"] == P.machine_key(BF16) for d in shown)
     assert P.reset_decisions(str(cache)) == 2
     assert not cache.exists() and P.show_decisions(str(cache)) == []
@@ -155,21 +175,24 @@ def test_probe_specs_follow_the_model_sizes():
         FPN_CLASSIF_FC_LAYERS_SIZE = 64
     specs = P.probe_specs(Light(), "inference", max_op_macs=1e12)   # nothing cut
     assert specs[0] == {"op": "conv", "shape": [1, 64, 64, 3, 16, 7], "layers": 1.0,
-                        "weight": 1.0}
+                        "weight": 1.0, "norm": True}
     # stage 4 (widths[2] = 24) at 128/16 = 8, one block
     assert {"op": "conv", "shape": [1, 8, 8, 24, 24, 3], "layers": 1.0,
-            "weight": 1.0} in specs
+            "weight": 1.0, "norm": True} in specs
+    # FPN: 3x3 on P2 (128/4 = 32), no norm (FPN_NORM None), 4/3 for P2..P6
+    assert {"op": "conv", "shape": [1, 32, 32, 32, 32, 3], "layers": 4 / 3,
+            "weight": 4 / 3, "norm": False} in specs
     # mask head on DETECTION_MAX_INSTANCES = 5 ROIs of 14x14, 5 layers
     assert {"op": "conv", "shape": [5, 14, 14, 16, 16, 3], "layers": 5.0,
-            "weight": 5.0} in specs
+            "weight": 5.0, "norm": True} in specs
     # classifier: POST_NMS_ROIS_INFERENCE = 50 rows of 7*7*32
     assert {"op": "dense", "shape": [50, 7 * 7 * 32, 64], "layers": 1.0,
-            "weight": 1.0} in specs
+            "weight": 1.0, "norm": True} in specs
     train = P.probe_specs(Light(), "train", max_op_macs=1e12)
     # training: batch IMAGES_PER_GPU = 2, mask head on 2 * int(32 * 0.33) ROIs
     assert train[0]["shape"][0] == 2
     assert {"op": "conv", "shape": [20, 14, 14, 16, 16, 3], "layers": 5.0,
-            "weight": 5.0} in train
+            "weight": 5.0, "norm": True} in train
 
 
 def test_probe_specs_cut_big_layers_and_scale_back():
@@ -179,9 +202,10 @@ def test_probe_specs_cut_big_layers_and_scale_back():
         NUM_CLASSES = 81
     specs = P.probe_specs(Coco(), "inference", max_op_macs=5e7)
     dense = [s for s in specs if s["op"] == "dense"][0]
-    # 1000 x 12544 x 1024 multiply-adds cut to <= 5e7: 3 rows, channels kept
-    assert dense["shape"] == [3, 12544, 1024]
-    assert dense["weight"] == pytest.approx(1000 / 3)
+    # 1000 x 12544 x 1024 multiply-adds: cut to the 64 rows a dense layer
+    # keeps (fewer would only stream the kernel), channels kept
+    assert dense["shape"] == [64, 12544, 1024]
+    assert dense["weight"] == pytest.approx(1000 / 64)
     for s in specs:
         n = s["shape"]
         macs = (n[0] * n[1] * n[2] * n[3] * n[4] * n[5] ** 2 if s["op"] == "conv"
