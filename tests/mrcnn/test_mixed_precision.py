@@ -109,21 +109,18 @@ def test_training_under_mixed_policy(policy, optimizer, tmp_path):
     for name in FLOAT32_TRAINING:
         assert km.get_layer(name).compute_dtype == "float32", name
     before = km.get_layer("mrcnn_mask_conv1").get_weights()[0].copy()
-    model.config.STEPS_PER_EPOCH = 2
+    # Dynamic loss scaling (mixed_float16) starts at 2**15 and halves on
+    # every step whose scaled float16 gradients overflow (that step is
+    # skipped, the weights stay): 4 steps leave room for up to 3 skips, and
+    # the weights must have moved either way.
+    model.config.STEPS_PER_EPOCH = 4
     model.train(train, val, learning_rate=0.001, epochs=1, layers="all",
                 verbose=0)
     assert type(km.optimizer).__name__ == optimizer
     after = km.get_layer("mrcnn_mask_conv1").get_weights()[0]
     assert after.dtype == np.float32
     assert all(np.isfinite(w).all() for w in km.get_weights())
-    if optimizer == "LossScaleOptimizer":
-        # Dynamic loss scaling starts at 2**15 and halves on every step whose
-        # scaled float16 gradients overflow (that step is skipped): after two
-        # steps, either the scale came down or the weights moved.
-        scale = float(np.asarray(km.optimizer.dynamic_scale))
-        assert scale < 2 ** 15 or np.abs(after - before).max() > 0
-    else:
-        assert np.abs(after - before).max() > 0
+    assert np.abs(after - before).max() > 0
     ckpt = model.find_last()
     with h5py.File(ckpt, "r") as f:
         dtypes = set()
