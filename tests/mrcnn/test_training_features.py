@@ -363,9 +363,12 @@ def test_unmold_image_inverts_mold_image():
     back = unmold_image(molded, cfg)
     assert back.dtype == np.uint8
     np.testing.assert_array_equal(back, image)
-    # zeros unmold to the mean pixel (123.7, 116.8, 103.9 -> uint8 truncation)
+    # zeros unmold to the mean pixel (123.7, 116.8, 103.9), rounded (not
+    # truncated: float error must not turn 100 into 99), clipped to 0..255
     np.testing.assert_array_equal(unmold_image(np.zeros((1, 1, 3)), cfg)[0, 0],
-                                  [123, 116, 103])
+                                  [124, 117, 104])
+    np.testing.assert_array_equal(unmold_image(np.array([[[-500.0, 500.0, 0.2]]]), cfg)[0, 0],
+                                  [0, 255, 104])
 
 
 # ----------------------------------------------------------- ImageNet file
