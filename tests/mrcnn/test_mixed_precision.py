@@ -97,6 +97,7 @@ def test_bfloat16_graph_matches_float32_graph(float32_model, image, tmp_path):
     assert r["rois"].shape == (r["class_ids"].shape[0], 4)
 
 
+@pytest.mark.slow  # 12 + 12 training steps of the tiny ResNet-50 model
 @pytest.mark.parametrize("policy,optimizer", [
     ("mixed_bfloat16", "SGD"), ("mixed_float16", "LossScaleOptimizer")])
 def test_training_under_mixed_policy(policy, optimizer, tmp_path):
