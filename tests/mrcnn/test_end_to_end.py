@@ -10,7 +10,6 @@ import pytest
 from mrcnn.model import MaskRCNN
 from shapes import TinyConfig, make_datasets
 
-pytestmark = pytest.mark.slow
 
 
 class InferenceTiny(TinyConfig):
@@ -30,6 +29,7 @@ def trained(tmp_path_factory):
     return model, history, logs, (train, val)
 
 
+@pytest.mark.slow  # trains the tiny model (module fixture)
 def test_loss_goes_down_and_all_losses_logged(trained):
     _, history, _, _ = trained
     h = history.history
@@ -46,6 +46,7 @@ def test_loss_goes_down_and_all_losses_logged(trained):
     assert h["loss"][0] - parts < 1.0
 
 
+@pytest.mark.slow  # trains the tiny model (module fixture)
 def test_checkpoints_each_epoch_and_find_last(trained):
     model, _, logs, _ = trained
     files = sorted(os.listdir(model.log_dir))
@@ -59,6 +60,7 @@ def test_checkpoints_each_epoch_and_find_last(trained):
     assert model.epoch == 3
 
 
+@pytest.mark.slow  # trains the tiny model (module fixture)
 def test_resume_continues_epoch_count(trained):
     model, _, logs, (train, val) = trained
     cfg = TinyConfig()
@@ -76,6 +78,7 @@ def test_resume_continues_epoch_count(trained):
         model.keras_model.get_layer("conv1").weights[0].numpy())
 
 
+@pytest.mark.slow  # trains the tiny model (module fixture)
 def test_detect_after_reload_is_well_formed(trained):
     model, _, logs, (_, val) = trained
     inf = MaskRCNN("inference", InferenceTiny(), logs)

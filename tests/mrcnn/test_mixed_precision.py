@@ -97,6 +97,7 @@ def test_bfloat16_graph_matches_float32_graph(float32_model, image, tmp_path):
     assert r["rois"].shape == (r["class_ids"].shape[0], 4)
 
 
+@pytest.mark.slow  # 12 + 12 training steps of the tiny ResNet-50 model
 @pytest.mark.parametrize("policy,optimizer", [
     ("mixed_bfloat16", "SGD"), ("mixed_float16", "LossScaleOptimizer")])
 def test_training_under_mixed_policy(policy, optimizer, tmp_path):
@@ -109,21 +110,20 @@ def test_training_under_mixed_policy(policy, optimizer, tmp_path):
     for name in FLOAT32_TRAINING:
         assert km.get_layer(name).compute_dtype == "float32", name
     before = km.get_layer("mrcnn_mask_conv1").get_weights()[0].copy()
-    model.config.STEPS_PER_EPOCH = 2
+    # Dynamic loss scaling (mixed_float16) starts at 2**15 and halves on
+    # every step whose scaled float16 gradients overflow (that step is
+    # skipped, the weights stay): 12 steps leave room for 11 skips (scale
+    # 2**15 -> 2**4), and the weights must have moved.
+    model.config.STEPS_PER_EPOCH = 12
     model.train(train, val, learning_rate=0.001, epochs=1, layers="all",
                 verbose=0)
     assert type(km.optimizer).__name__ == optimizer
     after = km.get_layer("mrcnn_mask_conv1").get_weights()[0]
     assert after.dtype == np.float32
     assert all(np.isfinite(w).all() for w in km.get_weights())
-    if optimizer == "LossScaleOptimizer":
-        # Dynamic loss scaling starts at 2**15 and halves on every step whose
-        # scaled float16 gradients overflow (that step is skipped): after two
-        # steps, either the scale came down or the weights moved.
-        scale = float(np.asarray(km.optimizer.dynamic_scale))
-        assert scale < 2 ** 15 or np.abs(after - before).max() > 0
-    else:
-        assert np.abs(after - before).max() > 0
+    scale = getattr(km.optimizer, "dynamic_scale", None)
+    assert np.abs(after - before).max() > 0, (
+        "weights unchanged; loss scale now %s" % (None if scale is None else float(np.asarray(scale))))
     ckpt = model.find_last()
     with h5py.File(ckpt, "r") as f:
         dtypes = set()
