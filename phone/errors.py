@@ -25,3 +25,8 @@ class ImageReadError(PhoneDataError):
 
 class PhoneDataWarning(UserWarning):
     """Suspicious but usable input (clipped coordinates, ignored point regions...)."""
+
+
+class ExportError(Exception):
+    """An export (SavedModel, TFLite, ONNX) that cannot be written, loaded
+    or that does not match detect() (phone/export.py)."""
