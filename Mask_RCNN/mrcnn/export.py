@@ -32,7 +32,10 @@ Steps and the NumPy code each one mirrors:
         is >= 0.5 fills its box).
 Differences from detect() come only from float32 rounding (detect() resizes
 and places boxes in float64): a resampled value within ~1e-6 of a threshold
-or a box coordinate within ~1e-6 of .5 may land on the other side.
+or a box coordinate within ~1e-6 of .5 may land on the other side. Frames
+that need resizing (not the config's size) may differ by one grey level on
+a few per cent of pixels (skimage's float64 sums land just below an integer
+and truncate); frames of the config's size are not resampled at all.
 """
 import numpy as np
 import tensorflow as tf
