@@ -8,10 +8,14 @@ setup(
                 "and a CORe50 mobile-phone segmenter built on it",
     packages=[
         "mrcnn", "mrcnn.core", "mrcnn.layers", "mrcnn.data",
-        "phone",
+        "phone", "phone.commands",
     ],
     package_dir={"mrcnn": "Mask_RCNN/mrcnn", "phone": "phone"},
     python_requires=">=3.10",
     entry_points={"console_scripts": ["phone=phone.cli:main"]},
-    extras_require={"bench": ["torch", "torchvision"]},
+    extras_require={
+        "bench": ["torch", "torchvision"],
+        # phone export: ONNX conversion + runtimes (SavedModel needs nothing more)
+        "export": ["tf2onnx>=1.17", "onnx>=1.17", "onnxruntime>=1.20", "ai-edge-litert>=2.0"],
+    },
 )
