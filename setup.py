@@ -27,5 +27,9 @@ setup(
     include_package_data=False,
     python_requires=">=3.10",
     entry_points={"console_scripts": ["phone=phone.cli:main"]},
-    extras_require={"bench": ["torch", "torchvision"]},
+    extras_require={
+        "bench": ["torch", "torchvision"],
+        # phone export: ONNX conversion + runtimes (SavedModel needs nothing more)
+        "export": ["tf2onnx>=1.17", "onnx>=1.17", "onnxruntime>=1.20", "ai-edge-litert>=2.0"],
+    },
 )

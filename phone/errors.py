@@ -59,3 +59,8 @@ def one_line(e, limit=None):
     if limit and len(text) > limit:
         text = text[:limit - 1].rstrip() + "…"
     return text
+
+
+class ExportError(Exception):
+    """An export (SavedModel, TFLite, ONNX) that cannot be written, loaded
+    or that does not match detect() (phone/export.py)."""

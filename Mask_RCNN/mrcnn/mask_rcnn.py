@@ -591,8 +591,9 @@ class MaskRCNN:
         parts = self._inference_parts()
         c = self.config
         b, h, w, ch = key
-        anchors = self.get_anchors((h, w, ch))
-        anchors = tf.constant(np.broadcast_to(anchors, (b,) + anchors.shape))
+        anchors_np = self.get_anchors((h, w, ch))
+        anchors_np = np.ascontiguousarray(np.broadcast_to(
+            anchors_np, (b,) + anchors_np.shape), dtype=np.float32)
         signature = [tf.TensorSpec(key, tf.float32),
                      tf.TensorSpec((b, int(c.IMAGE_META_SIZE)), tf.float32)]
 
@@ -606,6 +607,9 @@ class MaskRCNN:
 
         def forward(images, metas):
             self.trace_count += 1  # Python side effect: runs only when tracing
+            # a constant of the traced graph, not a captured eager tensor, so
+            # graphs that embed this function (mrcnn.export) stay self-contained
+            anchors = tf.constant(anchors_np)
             if parts is None:
                 outs = model([images, metas, anchors], training=False)
                 detections = outs[0]

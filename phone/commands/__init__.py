@@ -24,14 +24,14 @@ import os
 import sys
 
 from phone import __version__
-from phone.commands import annotate, demo, evaluate, realtime, segment, train
+from phone.commands import annotate, demo, evaluate, export, realtime, segment, train
 from phone.errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError,
                           one_line)
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: the command modules, in the order --help lists them
-COMMANDS = (train, segment, evaluate, realtime, demo, annotate)
+COMMANDS = (train, segment, evaluate, realtime, demo, export, annotate)
 
 
 def build_parser():

@@ -62,6 +62,21 @@ def clip_boxes_graph(boxes, window):
     return clipped
 
 
+def nms_graph(boxes, scores, max_output_size, iou_threshold):
+    """tf.image.non_max_suppression's selected indices [M], M <= max_output_size.
+
+    Runs NonMaxSuppressionV4 padded to max_output_size and keeps its
+    valid_outputs first indices: the same indices in TensorFlow, and the op
+    that the TFLite converter maps to its NON_MAX_SUPPRESSION_V4 builtin (the
+    unpadded op's TFLite lowering sometimes returns one index too many).
+    """
+    selected, valid = tf.raw_ops.NonMaxSuppressionV4(
+        boxes=boxes, scores=scores, max_output_size=max_output_size,
+        iou_threshold=iou_threshold, score_threshold=float("-inf"),
+        pad_to_max_output_size=True)
+    return selected[:valid]
+
+
 def box_refinement_graph(box, gt_box):
     """Deltas that turn ``box`` into ``gt_box``.
 

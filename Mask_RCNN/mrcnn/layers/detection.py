@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .box_ops import (apply_box_deltas_graph, clip_boxes_graph,
+from .box_ops import (apply_box_deltas_graph, clip_boxes_graph, nms_graph,
                       norm_boxes_graph, parse_image_meta_graph)
 from .misc import Float32Layer, config_value
 
@@ -69,9 +69,8 @@ def refine_detections_graph(rois, probs, deltas, window, config=None, *,
     pre_class = tf.gather(class_ids, keep)
     # Normalised boxes live in [0, 1]: an offset of 2 per class separates them.
     offsets = tf.cast(pre_class, tf.float32)[:, None] * 2.0
-    nms_keep = tf.image.non_max_suppression(
-        pre_rois + offsets, pre_scores, max_output_size=max_instances,
-        iou_threshold=nms_threshold)
+    nms_keep = nms_graph(pre_rois + offsets, pre_scores, max_instances,
+                         nms_threshold)
     keep = tf.gather(keep, nms_keep)
 
     detections = tf.concat([

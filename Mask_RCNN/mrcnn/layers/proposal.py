@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .box_ops import apply_box_deltas_graph, clip_boxes_graph
+from .box_ops import apply_box_deltas_graph, clip_boxes_graph, nms_graph
 from .misc import Float32Layer
 
 
@@ -39,8 +39,7 @@ def propose_single(scores, deltas, anchors, proposal_count, nms_threshold,
     anchors = tf.gather(anchors, ix)
     boxes = apply_box_deltas_graph(anchors, deltas)
     boxes = clip_boxes_graph(boxes, tf.constant([0.0, 0.0, 1.0, 1.0]))
-    keep = tf.image.non_max_suppression(boxes, scores, proposal_count,
-                                        nms_threshold)
+    keep = nms_graph(boxes, scores, proposal_count, nms_threshold)
     proposals = tf.gather(boxes, keep)
     padding = tf.maximum(proposal_count - tf.shape(proposals)[0], 0)
     proposals = tf.pad(proposals, [(0, padding), (0, 0)])

@@ -10,8 +10,12 @@ Shape shorthand:
 Level assignment follows the FPN paper, eq. 1, with Matterport's 224-pixel
 canonical size: k = min(5, max(2, 4 + round(log2(sqrt(h * w) / (224 /
 sqrt(image_area)))))), h and w normalised. Sampling is
-tf.image.crop_and_resize (bilinear), as in Matterport.
+tf.image.crop_and_resize (bilinear), as in Matterport; inside
+``crop_and_resize_kernel(crop_and_resize_gather)`` the same sampling is
+traced from gathers instead (for TFLite, which has no CropAndResize).
 """
+import contextlib
+
 import keras
 import tensorflow as tf
 
@@ -33,6 +37,73 @@ def roi_levels_graph(boxes, image_shape):
     roi_level = tf.minimum(5, tf.maximum(
         2, 4 + tf.cast(tf.round(roi_level), tf.int32)))
     return tf.squeeze(roi_level, 2)
+
+
+def crop_and_resize_gather(image, boxes, box_indices, crop_size):
+    """tf.image.crop_and_resize (bilinear, extrapolation value 0) from
+    gathers and arithmetic only, for runtimes without a CropAndResize kernel
+    (TFLite builtins). Same sampling grid and interpolation formula as
+    TensorFlow's kernel.
+
+    image: [B, h, w, C]; boxes: [N, (y1, x1, y2, x2)] normalised;
+    box_indices: [N] int32; crop_size: (ch, cw) Python ints.
+    Returns [N, ch, cw, C] float32.
+    """
+    ch, cw = int(crop_size[0]), int(crop_size[1])
+    shape = tf.shape(image)
+    h, w = shape[1], shape[2]
+    hf, wf = tf.cast(h - 1, tf.float32), tf.cast(w - 1, tf.float32)
+    y1, x1, y2, x2 = (boxes[:, k:k + 1] for k in range(4))         # [N, 1]
+
+    def grid(lo, hi, extent, steps):
+        i = tf.cast(tf.range(steps), tf.float32)[None, :]
+        if steps > 1:
+            return lo * extent + i * ((hi - lo) * extent / (steps - 1))
+        return 0.5 * (lo + hi) * extent + 0.0 * i
+
+    in_y = grid(y1, y2, hf, ch)                                  # [N, ch]
+    in_x = grid(x1, x2, wf, cw)                                  # [N, cw]
+    ok_y = tf.logical_and(in_y >= 0.0, in_y <= hf)
+    ok_x = tf.logical_and(in_x >= 0.0, in_x <= wf)
+    top, left = tf.floor(in_y), tf.floor(in_x)
+    bottom, right = tf.math.ceil(in_y), tf.math.ceil(in_x)
+    y_lerp, x_lerp = in_y - top, in_x - left
+
+    def idx(v, n):
+        return tf.clip_by_value(tf.cast(v, tf.int32), 0, n - 1)
+
+    t, b = idx(top, h), idx(bottom, h)
+    l, r = idx(left, w), idx(right, w)
+    n = tf.shape(boxes)[0]
+    bi = tf.broadcast_to(box_indices[:, None, None], [n, ch, cw])
+
+    def at(yy, xx):  # [N, ch], [N, cw] -> [N, ch, cw, C]
+        yy = tf.broadcast_to(yy[:, :, None], [n, ch, cw])
+        xx = tf.broadcast_to(xx[:, None, :], [n, ch, cw])
+        return tf.gather_nd(image, tf.stack([bi, yy, xx], axis=-1))
+
+    xl = x_lerp[:, None, :, None]
+    top_v = at(t, l) + (at(t, r) - at(t, l)) * xl
+    bottom_v = at(b, l) + (at(b, r) - at(b, l)) * xl
+    out = top_v + (bottom_v - top_v) * y_lerp[:, :, None, None]
+    inside = tf.logical_and(ok_y[:, :, None], ok_x[:, None, :])[..., None]
+    return tf.where(inside, out, tf.zeros_like(out))
+
+
+_CROP_KERNEL = [tf.image.crop_and_resize]
+
+
+@contextlib.contextmanager
+def crop_and_resize_kernel(fn):
+    """Layers traced inside this context crop with ``fn`` (same signature
+    as tf.image.crop_and_resize, e.g. crop_and_resize_gather) instead of
+    TensorFlow's op; already traced graphs are not affected."""
+    previous = _CROP_KERNEL[0]
+    _CROP_KERNEL[0] = fn
+    try:
+        yield
+    finally:
+        _CROP_KERNEL[0] = previous
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
@@ -65,9 +136,8 @@ class PyramidROIAlign(Float32Layer):
             # Box coordinates are not trained through the crop.
             level_boxes = tf.stop_gradient(level_boxes)
             box_indices = tf.stop_gradient(box_indices)
-            pooled.append(tf.image.crop_and_resize(
-                feature_maps[i], level_boxes, box_indices, self.pool_shape,
-                method="bilinear"))
+            pooled.append(_CROP_KERNEL[0](
+                feature_maps[i], level_boxes, box_indices, self.pool_shape))
 
         pooled = tf.concat(pooled, axis=0)
         box_to_level = tf.concat(box_to_level, axis=0)

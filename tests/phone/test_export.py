@@ -1,0 +1,293 @@
+"""phone export: each format (SavedModel, TFLite, ONNX) gives the same masks
+as phone segment (Segmenter.segment_images) on the 4 bundled real frames and
+20 synthetic frames, for the same weights.
+
+The model is the light from-scratch phone model (PhoneScratchInferenceConfig,
+128 px) with random but seeded weights and DETECTION_MIN_CONFIDENCE 0.3:
+untrained, it finds 2-10 "phones" per frame with non-empty masks, so counts,
+boxes and mask pasting are all exercised. The reference masks come from the
+Segmenter (NumPy molding / unmolding around the Keras model), which does not
+use mrcnn.export.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tf2onnx")
+pytest.importorskip("onnxruntime")
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = {"saved_model": "phone_saved_model", "tflite": "phone.tflite", "onnx": "phone.onnx"}
+
+
+def _iou(a, b):
+    a, b = np.asarray(a) > 0, np.asarray(b) > 0
+    union = (a | b).sum()
+    return 1.0 if union == 0 else (a & b).sum() / union
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """[(name, uint8 [128, 128, 3])]: 4 real CORe50 frames + 20 synthetic."""
+    import glob
+    from phone import synthetic
+    from phone.imageio import read_image
+    real = sorted(glob.glob(os.path.join(REPO, "datasets", "phone", "*", "*.png")))
+    assert len(real) == 4
+    out = [(os.path.basename(p), read_image(p)) for p in real]
+    for i in range(20):
+        image, _ = synthetic.make_sample(np.random.default_rng([7, i]), size=128)
+        out.append((f"synthetic {i}", image))
+    return out
+
+
+@pytest.fixture(scope="module")
+def segmenter(tmp_path_factory):
+    """(Segmenter, weights .h5 path): seeded random weights, score >= 0.3."""
+    import keras
+    from phone.config import derive_config
+    from phone.config import PhoneScratchInferenceConfig
+    from phone.segmenter import Segmenter
+    keras.utils.set_random_seed(1)
+    config = derive_config(PhoneScratchInferenceConfig(), DETECTION_MIN_CONFIDENCE=0.3)
+    seg = Segmenter(config=config, model_dir=str(tmp_path_factory.mktemp("logs")))
+    path = str(tmp_path_factory.mktemp("weights") / "random_phone.h5")
+    seg.model.save_weights(path)
+    return seg, path
+
+
+@pytest.fixture(scope="module")
+def reference(segmenter, frames):
+    """phone segment's (mask, instance count) per frame."""
+    seg, _ = segmenter
+    res = seg.segment_images([im for _, im in frames])
+    counts = [len(r["class_ids"]) for _, r in res]
+    assert sum(counts) >= 24 and sum(1 for c in counts if c) >= 20, counts  # masks to compare
+    return [(bw, n) for (bw, _), n in zip(res, counts)]
+
+
+@pytest.fixture(scope="module")
+def exports(segmenter, frames, tmp_path_factory):
+    """{format: (path, report)}: each format exported (and verified) once."""
+    from phone.export import export_model
+    seg, _ = segmenter
+    root = tmp_path_factory.mktemp("exports")
+    out = {}
+    for fmt, name in OUT.items():
+        path = str(root / name)
+        out[fmt] = (path, export_model(seg, fmt, path, verify_images=frames[:2], quiet=True))
+    return out
+
+
+@pytest.mark.slow
+def test_pipeline_in_process_matches_segmenter(segmenter, frames, reference):
+    """The tf.Module itself, before any conversion, on 24 frames and on
+    frames of other sizes (resized in the graph)."""
+    import tensorflow as tf
+    from phone.export import export_pipeline
+    seg, _ = segmenter
+    pipe = export_pipeline(seg)
+    for (name, image), (ref_bw, n) in zip(frames, reference):
+        out = pipe.serve(tf.constant(image))
+        assert out["mask"].dtype == tf.uint8 and out["mask"].shape == image.shape[:2]
+        assert set(np.unique(out["mask"].numpy())) <= {0, 255}
+        assert int(out["scores"].shape[0]) == n, name
+        assert _iou(out["mask"].numpy(), ref_bw) >= 0.99, name
+    for image in [frames[0][1][:100, :77], np.repeat(frames[1][1], 2, axis=1)[:, :250]]:
+        image = np.ascontiguousarray(image)
+        ref_bw, r = seg.segment_image(image)
+        out = pipe.serve(tf.constant(image))
+        assert out["mask"].shape == image.shape[:2]
+        assert int(out["scores"].shape[0]) == len(r["class_ids"])
+        assert _iou(out["mask"].numpy(), ref_bw) >= 0.99
+        np.testing.assert_array_equal(out["boxes"].numpy(), r["rois"])
+
+
+_FRESH = r"""
+import json, sys
+import numpy as np
+fmt, path, frames, out = sys.argv[1:5]
+data = np.load(frames)
+masks, counts = [], []
+if fmt == "saved_model":
+    import tensorflow as tf
+    fn = tf.saved_model.load(path).signatures["serving_default"]
+    spec = fn.structured_input_signature[1]["image"]
+    assert spec.dtype == tf.uint8 and spec.shape.as_list() == [None, None, 3], spec
+    for im in data["images"]:
+        o = fn(image=tf.constant(im))
+        assert o["mask"].dtype == tf.uint8 and o["boxes"].dtype == tf.int32
+        masks.append(o["mask"].numpy()); counts.append(int(o["scores"].shape[0]))
+else:
+    from phone.export import ExportedSegmenter
+    seg = ExportedSegmenter(path)
+    for bw, r in seg.segment_images(list(data["images"])):
+        masks.append(bw); counts.append(len(r["class_ids"]))
+np.savez(out, masks=np.stack(masks), counts=np.array(counts))
+print("modules:", " ".join(sorted(m for m in ("keras", "tensorflow") if m in sys.modules)))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["saved_model", "tflite", "onnx"])
+def test_export_matches_phone_segment(fmt, exports, frames, reference, tmp_path):
+    """Loaded in a fresh process (as a server or an app would): mask IoU >=
+    0.99 and the same number of instances as phone segment on all 24 frames."""
+    path, report = exports[fmt]
+    assert report["verification"]["ok"] and os.path.exists(path)
+    assert report["format"] == fmt and report["bytes"] > 1e6
+    parent = os.path.dirname(path)
+    assert not [f for f in os.listdir(parent) if ".tmp-" in f or "staging" in f]
+    if fmt == "tflite":
+        assert report["input_shape"] == [128, 128, 3] and report["select_tf_ops"] == []
+    npz = tmp_path / "frames.npz"
+    np.savez(npz, images=np.stack([im for _, im in frames]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.join(REPO, "Mask_RCNN"), REPO, os.environ.get("PYTHONPATH", "")]))
+    result = tmp_path / "out.npz"
+    proc = subprocess.run([sys.executable, "-c", _FRESH, fmt, path, str(npz), str(result)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = np.load(result)
+    misses = []
+    for i, ((name, _), (ref_bw, n)) in enumerate(zip(frames, reference)):
+        iou = _iou(got["masks"][i], ref_bw)
+        if got["counts"][i] != n or iou < 0.99:
+            misses.append(f"{name}: {got['counts'][i]} instances vs {n}, mask IoU {iou:.4f}")
+    # TFLite (XNNPACK kernels, its own TOPK / NMS tie-breaking) can flip a
+    # near-tie among this untrained model's RPN scores (softmax values ~0.5,
+    # float32-equal pairs are common): measured 1 frame of 24 differs.
+    allowed = 2 if fmt == "tflite" else 0
+    assert len(misses) <= allowed, f"{fmt}: " + "; ".join(misses)
+
+
+@pytest.mark.slow
+def test_tflite_and_onnx_run_without_keras(exports, frames, tmp_path):
+    """The ONNX and TFLite files run with onnxruntime / LiteRT alone."""
+    script = (
+        "import sys, numpy as np, onnxruntime as ort\n"
+        "from ai_edge_litert.interpreter import Interpreter\n"
+        "im = np.load(sys.argv[3])\n"
+        "s = ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider'])\n"
+        "o = dict(zip([x.name for x in s.get_outputs()], s.run(None, {'image': im})))\n"
+        "r = Interpreter(model_path=sys.argv[2]).get_signature_runner('serving_default')\n"
+        "t = r(image=im)\n"
+        "assert (o['mask'] == t['mask']).mean() > 0.99 and o['mask'].shape == im.shape[:2]\n"
+        "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules), int(o['scores'].shape[0]))\n")
+    np.save(tmp_path / "im.npy", frames[0][1])
+    proc = subprocess.run([sys.executable, "-c", script, exports["onnx"][0], exports["tflite"][0],
+                           str(tmp_path / "im.npy")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().startswith("[]")   # neither keras nor tensorflow imported
+
+
+@pytest.mark.slow
+def test_verify_reports_a_mismatch(exports, segmenter, frames):
+    """An export compared with a different segmenter (a higher score
+    threshold) is reported as not matching, with the frame named."""
+    from phone.export import verify_export
+    from phone.segmenter import Segmenter
+    seg, _ = segmenter
+    stricter = Segmenter(model=seg.model, score=0.55)
+    report = verify_export(exports["onnx"][0], stricter, frames[:4])
+    assert not report["ok"]
+    assert "instance" in report["problem"] and report["problem"].startswith(frames[0][0])
+    assert verify_export(exports["onnx"][0], seg, frames[:4])["ok"]
+
+
+@pytest.mark.slow
+def test_export_that_does_not_verify_is_not_written(segmenter, frames, tmp_path):
+    from phone.export import ExportError, export_model
+    seg, _ = segmenter
+    out = tmp_path / "never.tflite"
+    with pytest.raises(ExportError, match="does not match detect"):
+        export_model(seg, "tflite", str(out), verify_images=frames[:1], min_iou=1.01, quiet=True)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_runner_rejects_bad_images(exports):
+    from phone.errors import ImageReadError
+    from phone.export import ExportedSegmenter
+    seg = ExportedSegmenter(exports["tflite"][0])
+    assert seg.input_shape == (128, 128)
+    good = np.zeros((128, 128, 3), np.uint8)
+    bw, r = seg.segment_image(good)
+    assert bw.shape == (128, 128) and r["masks"].shape[:2] == (128, 128)
+    bw4, _ = seg.segment_image(np.dstack([good, good[:, :, :1]]))     # RGBA: alpha dropped
+    np.testing.assert_array_equal(bw4, bw)
+    for bad, words in [(good.astype(np.float32), "dtype float32"),
+                       (np.zeros((128, 128, 5), np.uint8), "shape"),
+                       (np.zeros((1, 128, 128, 3), np.uint8), "shape"),
+                       (np.zeros((64, 64, 3), np.uint8), "64x64 image")]:
+        with pytest.raises(ImageReadError, match=words) as e:
+            seg.segment_image(bad)
+        assert "\n" not in str(e.value)
+
+
+def test_export_argument_errors(tmp_path):
+    from phone.errors import ExportError
+    from phone.export import detect_format, export_model
+    with pytest.raises(ExportError, match=r"\.onnx path"):
+        export_model(object(), "onnx", str(tmp_path / "x.tflite"))
+    with pytest.raises(ExportError, match="unknown export format"):
+        export_model(object(), "pb", str(tmp_path / "x.pb"))
+    with pytest.raises(ExportError, match="not an exported model"):
+        detect_format(str(tmp_path / "x.h5"))
+
+
+# ------------------------------------------------------------------ command
+def _parse(argv):
+    import argparse
+    from phone.commands import export as cmd
+    parser = argparse.ArgumentParser(prog="phone")
+    cmd.add_parser(parser.add_subparsers(dest="command"))
+    return cmd, parser.parse_args(["export"] + [str(a) for a in argv])
+
+
+@pytest.mark.slow
+def test_command_exports_and_verifies(segmenter, exports, tmp_path, capsys):
+    from phone.imageio import write_png_atomic
+    _, weights = segmenter
+    images = []
+    for i, name in enumerate(["a.png", "b.png"]):
+        from phone import synthetic
+        im, _ = synthetic.make_sample(np.random.default_rng([9, i]), size=128)
+        write_png_atomic(str(tmp_path / name), im)
+        images.append(str(tmp_path / name))
+    config = ["--config", "phone.config:PhoneScratchInferenceConfig", "--score", "0.3"]
+    out = tmp_path / "cmd.tflite"
+    cmd, args = _parse(["--weights", weights, "--out", out, "--verify-images", *images,
+                        "--json", tmp_path / "r.json", "--quiet"] + config)
+    assert cmd.run(args) == 0
+    text = capsys.readouterr().out
+    assert "tflite" in text and "input uint8 [128x128x3]" in text and "Select TF ops: none" in text
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["verification"]["ok"] and len(report["verification"]["frames"]) == 2
+    assert out.is_file()
+    # --verify: an existing export against the weights it came from
+    cmd, args = _parse(["--verify", exports["onnx"][0], "--weights", weights,
+                        "--verify-images", *images] + config)
+    assert cmd.run(args) == 0
+    assert "matches phone segment" in capsys.readouterr().out
+
+
+def test_command_argument_errors(tmp_path):
+    from phone.errors import CommandError, WeightsError
+    for argv, words in [(["--weights", "w.h5"], "--out is required"),
+                        (["--weights", "w.h5", "--out", tmp_path / "x.onnx",
+                          "--format", "tflite"], r"\.tflite path"),
+                        (["--weights", "w.h5", "--out", tmp_path / "x.onnx",
+                          "--input-size", "12y"], "--input-size"),
+                        (["--weights", tmp_path / "missing.h5", "--out", tmp_path / "x.onnx"],
+                         "weights file not found"),
+                        (["--weights", "w.h5", "--verify", tmp_path / "none.onnx"], "no such export"),
+                        (["--weights", "w.h5", "--out", tmp_path / "x.onnx", "--verify-images",
+                          tmp_path / "nope.png"], "no such image")]:
+        cmd, args = _parse(argv)
+        with pytest.raises((CommandError, WeightsError), match=words):
+            cmd.run(args)
