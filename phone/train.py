@@ -129,6 +129,9 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=30, layers=
 
     logs_dir = logs_dir or paths.default_logs_dir()
     train_set, val_set = load_datasets(dataset_dir, train_via=train_via)
+    if config.CLASS_NAMES is None and len(train_set.class_names) == int(config.NUM_CLASSES):
+        from phone.config import derive_config
+        config = derive_config(config, CLASS_NAMES=list(train_set.class_names))  # into the .h5
     print(f"Dataset {dataset_dir}: {train_set.num_images} training, "
           f"{val_set.num_images} validation images")
     # Weights are resolved (downloaded) and checked before the slow model build.
