@@ -202,9 +202,10 @@ class PhoneScratchConfig(PhoneConfig):
     POST_NMS_ROIS_INFERENCE = 100
     LEARNING_RATE = 0.01            # 0.02 diverged (NaN) after ~300 steps; with
                                     # the delta cap it trains, but worse (benchmarks/RESULTS.md)
-    # bfloat16 compute on CPUs with AVX512_BF16/AMX (float16 on a GPU),
-    # float32 elsewhere: a training step takes 0.16 s instead of 0.21 s on
-    # the 2-core Zen 4 of benchmarks/RESULTS.md, same accuracy at 2000 steps.
+    # "auto": float16 on a GPU; on a CPU the faster of float32 and bfloat16
+    # for training, measured once per machine (mrcnn.precision). On the
+    # 2-core Zen 4 of benchmarks/RESULTS.md bfloat16 wins (0.16 s vs 0.21 s a
+    # step, same accuracy at 2000 steps); on other CPUs it can lose.
     # Subclasses inherit it; an inference config that must match float32
     # bit for bit sets None (as PhoneScratchInferenceConfig does).
     MIXED_PRECISION = "auto"

@@ -64,9 +64,9 @@ def _known_errors():
     from phone.errors import PhoneDataError, WeightsError
     types = [PhoneDataError, WeightsError]
     try:
-        from mrcnn.core.download import WeightsDownloadError
+        from mrcnn.core.download import DownloadError
         from mrcnn.weights import WeightsFileError
-        types += [WeightsFileError, WeightsDownloadError]
+        types += [WeightsFileError, DownloadError]
     except ImportError:  # mrcnn missing: reported by the command itself
         pass
     return tuple(types)

@@ -1,3 +1,5 @@
+"""Suite-wide set-up: headless matplotlib, quiet TensorFlow, and a throw-away
+user cache ($MRCNN_HOME) for every test, mrcnn, phone and the rest alike."""
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
