@@ -72,6 +72,12 @@ class Config(object):
     POST_NMS_ROIS_TRAINING = 2000
     POST_NMS_ROIS_INFERENCE = 1000
 
+    # Train on images without any instance too (Matterport's generator
+    # skips them): their anchors are all RPN negatives and their ROIs all
+    # background, which teaches the model what is *not* an object (e.g. an
+    # empty hand for a phone detector). Off by default, as Matterport.
+    TRAIN_ON_EMPTY_IMAGES = False
+
     # ---- masks -------------------------------------------------------
     # Store instance masks resized to MINI_MASK_SHAPE inside their box.
     USE_MINI_MASK = True

@@ -195,3 +195,24 @@ def test_data_generator_matterport_lists():
     assert len(inputs) == 9 and inputs[7].shape == (1, 20, 4)
     assert outputs[0].shape == (1, c.TRAIN_ROIS_PER_IMAGE, 1)
     assert outputs[2].shape == (1, c.TRAIN_ROIS_PER_IMAGE, 28, 28, 3)
+
+
+class EmptyTooConfig(ShapesConfig):
+    TRAIN_ON_EMPTY_IMAGES = True
+
+
+def test_train_on_empty_images_keeps_them_as_all_negative_examples():
+    d = _ds()
+    seq = MaskRCNNSequence(d, EmptyTooConfig(), shuffle=False, workers=1)
+    batch = seq[1]                                   # images 2 (empty) and 3
+    assert batch["input_image_meta"][:, 0].tolist() == [2, 3]
+    assert (batch["input_gt_class_ids"][0] == 0).all()           # no instance
+    match = batch["input_rpn_match"][0, :, 0]
+    assert (match == 1).sum() == 0 and (match == -1).sum() == 64  # all sampled anchors negative
+    assert (batch["input_rpn_bbox"][0] == 0).all()
+    assert (batch["input_gt_class_ids"][1] > 0).sum() == 2        # the next image is unchanged
+    seq.on_epoch_end()
+    assert seq._order.tolist() == [0, 1, 2, 3, 4]                # and it stays in the order
+    gen = data_generator(d, EmptyTooConfig(), shuffle=False, batch_size=1)
+    seen = [int(next(gen)[0][1][0, 0]) for _ in range(5)]
+    assert seen == [0, 1, 2, 3, 4]

@@ -212,8 +212,9 @@ def data_generator(dataset, config, shuffle=True, augment=False,
     rpn_match [B, A, 1] int32; rpn_bbox [B, RPN_TRAIN_ANCHORS_PER_IMAGE, 4];
     gt_class_ids [B, G] int32; gt_boxes [B, G, 4] int32 pixels;
     gt_masks [B, h, w, G] bool.
-    Images without instances are skipped; after more than 5 failed images
-    the error is raised.
+    Images without instances are skipped (unless
+    config.TRAIN_ON_EMPTY_IMAGES); after more than 5 failed images the error
+    is raised.
     """
     b = 0
     image_index = -1
@@ -236,7 +237,7 @@ def data_generator(dataset, config, shuffle=True, augment=False,
             image, image_meta, gt_class_ids, gt_boxes, gt_masks = load_image_gt(
                 dataset, config, image_id, augment=augment, augmentation=aug,
                 use_mini_mask=config.USE_MINI_MASK)
-            if not np.any(gt_class_ids > 0):
+            if not np.any(gt_class_ids > 0) and not config.TRAIN_ON_EMPTY_IMAGES:
                 continue
             rpn_match, rpn_bbox = build_rpn_targets(
                 image.shape, anchors, gt_class_ids, gt_boxes, config)
@@ -335,7 +336,8 @@ class MaskRCNNSequence(keras.utils.PyDataset):
 
     Batch idx of an epoch takes images from that epoch's order starting at
     idx * batch_size (wrapping around); images without instances are skipped
-    (and left out of the following epochs' orders).
+    (and left out of the following epochs' orders) unless
+    config.TRAIN_ON_EMPTY_IMAGES.
     """
 
     def __init__(self, dataset, config, shuffle=True, augmentation=None,
@@ -427,7 +429,7 @@ class MaskRCNNSequence(keras.utils.PyDataset):
                 continue
             rng = self._item_rng(idx, tried)
             image, image_meta, class_ids, boxes, masks = self._load(image_id, rng)
-            if not np.any(class_ids > 0):
+            if not np.any(class_ids > 0) and not config.TRAIN_ON_EMPTY_IMAGES:
                 self._empty.add(image_id)
                 continue
             try:
