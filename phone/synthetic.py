@@ -253,10 +253,11 @@ def _phone_width_ratio(rng):
     return rng.uniform(0.42, 0.6)
 
 
-def _keypad(rng, img, u, v, hw, margin, k_top, k_bot, keycol, rows, cols, nav=False, pw=1.0):
+def _keypad(rng, img, u, v, hw, margin, k_top, k_bot, keycol, rows, cols, d_clip, nav=False, pw=1.0):
+    """Keys (and a navigation pad) in the band k_top < v < k_bot, clipped to the body SDF d_clip."""
     if nav:   # navigation pad between screen and keys
         nav_h = (k_bot - k_top) * 0.22
-        d_nav = _ellipse(u, v - (k_top + nav_h / 2), pw * 0.18, nav_h * 0.45)
+        d_nav = np.maximum(_ellipse(u, v - (k_top + nav_h / 2), pw * 0.18, nav_h * 0.45), d_clip)
         img = _over(img, keycol * 0.8, _alpha(d_nav))
         k_top += nav_h
     pu = (2 * (hw - margin)) / cols
@@ -265,7 +266,7 @@ def _keypad(rng, img, u, v, hw, margin, k_top, k_bot, keycol, rows, cols, nav=Fa
     kv = np.mod(v - k_top, pv) - pv / 2
     inside = (np.abs(u) < hw - margin) & (v > k_top) & (v < k_bot)
     d_key = _rrect(ku, kv, pu * 0.38, pv * 0.34, min(pu, pv) * 0.15)
-    d_key = np.where(inside, d_key, 1e3)
+    d_key = np.maximum(np.where(inside, d_key, 1e3), d_clip)
     return _over(img, keycol, _alpha(d_key))
 
 
@@ -338,13 +339,14 @@ def _draw_phone(rng, img, size, cx, cy, theta, length, width_ratio=None, style=N
         s_hh = (hh - gap) / 2 * rng.uniform(0.6, 0.8)
         img = _screen(rng, img, u, v, hw, margin, -hh / 2 - gap / 4, s_hh, pw, length, d_body, 0.2)
         img = _keypad(rng, img, u, v, hw * 0.95, margin, gap + length * 0.05, hh - length * 0.05,
-                      keycol, 4, 3, nav=True, pw=pw)
+                      keycol, 4, 3, d_body, nav=True, pw=pw)
         top = length * 0.08
     elif style == "slider":
         k_top = hh - slide + length * 0.02
         img = _keypad(rng, img, u, v, hw * 0.97, margin, k_top, hh - length * 0.03, keycol,
-                      int(rng.integers(3, 5)), int(rng.choice([3, 8, 10])), pw=pw)
-        edge = np.abs(d_front) < max(0.6, 0.015 * length)   # shadow line of the front slab
+                      int(rng.integers(3, 5)), int(rng.choice([3, 8, 10])), d_body, pw=pw)
+        # Shadow line where the front slab's lower edge lies on the keypad slab.
+        edge = (np.abs(d_front) < max(0.6, 0.015 * length)) & (d_back < -0.5)
         img = _over(img, base * 0.3, edge[..., None].astype(np.float32) * 0.7)
         top = length * rng.uniform(0.06, 0.1)
         s_hh = (length - slide - top - length * 0.06) / 2
@@ -366,7 +368,7 @@ def _draw_phone(rng, img, size, cx, cy, theta, length, width_ratio=None, style=N
         else:
             rows, cols = (4, 3) if style == "bar" else (int(rng.integers(3, 5)), int(rng.integers(6, 11)))
             img = _keypad(rng, img, u, v, hw, margin, s_v + s_hh + length * 0.04, hh - length * 0.05,
-                          keycol, rows, cols, nav=style == "bar", pw=pw)
+                          keycol, rows, cols, d_body, nav=style == "bar", pw=pw)
     # Speaker slot above the screen.
     d_spk = _rrect(u, v - (-hh + top / 2), pw * 0.15, max(length * 0.008, 0.5), length * 0.008)
     img = _over(img, base * 0.3, _alpha(d_spk) * 0.8)
@@ -518,7 +520,7 @@ def _draw_object(rng, img, size, kind, cx, cy, theta, r):
 
 def _distractor(rng, img, size, held=None):
     """A non-phone object somewhere in the frame, held in a hand with probability ``held``
-    (0.5 when None). Returns (img, front hand SDF or None)."""
+    (0.5 when None). Returns (img, visible hand pixels bool [H,W])."""
     kind = HELD_OBJECTS[rng.integers(len(HELD_OBJECTS))]
     cx, cy = rng.uniform(0.2, 0.8, 2) * size
     r = size * rng.uniform(0.12, 0.3)
@@ -530,11 +532,12 @@ def _distractor(rng, img, size, held=None):
         _, (hw, hh) = _object_sdf(np.random.default_rng(0), u, v, r, kind)
         back, fingers = _grip(rng, u, v, hw, hh, size, palm_behind=rng.random() < 0.7)
         img = _draw_hand(rng, img, back, skin)
-    img, _, _ = _draw_object(rng, img, size, kind, cx, cy, theta, r)
-    front = None
+    img, d_obj, _ = _draw_object(rng, img, size, kind, cx, cy, theta, r)
+    visible = np.zeros((size, size), bool)
     if held:
         img, front = _draw_grip(rng, img, back, fingers, skin)
-    return img, front
+        visible = ((back <= 0) & (d_obj > 0)) | (front <= 0)
+    return img, visible
 
 
 def _empty_hand(rng, img, size):
@@ -684,8 +687,7 @@ def _negative(rng, img, size, kind):
         img, d = _empty_hand(rng, img, size)
         hand = d <= 0
     elif kind == "held":
-        img, front = _distractor(rng, img, size, held=1.0)
-        hand = front <= 0
+        img, hand = _distractor(rng, img, size, held=1.0)
     else:
         for _ in range(int(rng.integers(1, 4))):
             img, _ = _distractor(rng, img, size, held=0.0)
@@ -764,6 +766,7 @@ def make_frame(rng, size=128, negative=False, max_phones=2, cutouts=None, paste_
                 sources.append(f"drawn:{style}")
             for prev in bodies:
                 prev &= ~body
+            hand_layer &= ~body            # an earlier hand, now under this phone
             bodies.append(body.copy())
             if fingers is not None:
                 front_parts = fingers if palm_behind else fingers + [back]
