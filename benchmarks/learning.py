@@ -116,7 +116,7 @@ def run_one(args, work, exclude_real, score_real):
     epoch_log = []
     ckpt, history, secs = learning.train_scratch(
         train_ds, val_ds, args.steps, os.path.join(work, f"logs_{tag}"),
-        seed=args.seed, verbose=2 if args.verbose else 0, epochs=args.epochs,
+        seed=args.seed, verbose=1 if args.progress else (2 if args.verbose else 0), epochs=args.epochs,
         epoch_log=epoch_log, **args.overrides)
     test_ds = learning.load_split(test_dir)
     real_ds_scored = learning.load_real(
@@ -139,6 +139,56 @@ def run_one(args, work, exclude_real, score_real):
             "real_excluded_from_training": list(exclude_real)}
 
 
+def evaluate_weights(args, weights, held_out):
+    """All the shipped model's metrics for one weights file: synthetic
+    held-out set, the real frames held out of training and (for reference)
+    the ones that lent cut-outs, each with every detection (union) and with
+    the best one only, Matterport AP and COCO mask AP; and the rate of
+    synthetic negatives in which no phone is reported."""
+    from phone import learning
+    test_dir = learning.make_synthetic_split(
+        os.path.join(args.work, "test_synthetic"), args.n_test,
+        seed=args.seed + 2000, paste_prob=0.0)
+    seg = learning.inference_segmenter(weights, score=args.score, **args.overrides)
+    names = learning.real_frame_names()
+    out = {"weights": os.path.relpath(os.path.abspath(weights), ROOT), "sha256": _sha256(weights),
+           "machine": _machine(), "seed": args.seed,
+           "DETECTION_MIN_CONFIDENCE": float(seg.config.DETECTION_MIN_CONFIDENCE),
+           "synthetic_heldout": learning.full_report(seg, learning.load_split(test_dir)),
+           "real_heldout": learning.full_report(
+               seg, learning.load_real(exclude=[n for n in names if n not in held_out])),
+           "real_seen_in_training": learning.full_report(
+               seg, learning.load_real(exclude=list(held_out))),
+           "negatives": {}}
+    for k, kind in enumerate(("hand", "held", "objects")):
+        frames = learning.hand_only_frames(args.n_hand, seed=args.seed + 3000 + 1000 * k, kind=kind)
+        out["negatives"][kind] = {"frames": len(frames),
+                                  "no_phone_rate": learning.no_phone_rate(seg, frames)}
+    return out
+
+
+def print_evaluation(ev):
+    print(f"weights {ev['weights']} (sha256 {ev['sha256'][:16]}...), "
+          f"score >= {ev['DETECTION_MIN_CONFIDENCE']}")
+    print(f"{'set':<30} {'IoU':>6} {'IoU best':>8} {'AP50':>6} {'AP50:95':>7} "
+          f"{'COCO AP':>7} {'COCO AP50':>9}")
+    for key in ("synthetic_heldout", "real_heldout", "real_seen_in_training"):
+        rep = ev[key]
+        m, c = rep["mean"], rep["coco"]
+
+        def f(v, w):
+            return f"{'-':>{w}}" if v is None else f"{v:>{w}.3f}"
+        print(f"{key + ' (' + str(rep['num_images']) + ')':<30} {f(m['mask_iou'], 6)} "
+              f"{f(m['best_mask_iou'], 8)} {f(m['ap50'], 6)} {f(m['ap50_95'], 7)} "
+              f"{f(c['ap'], 7)} {f(c['ap50'], 9)}")
+        if key != "synthetic_heldout":
+            for r in rep["images"]:
+                print(f"  {r['image']:<28} {f(r['mask_iou'], 6)} {f(r['best_mask_iou'], 8)}"
+                      f"  ({r['pred_instances']} detections)")
+    for kind, n in ev["negatives"].items():
+        print(f"negatives '{kind}': no phone reported in {n['no_phone_rate']:.3f} of {n['frames']} frames")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--recipe", choices=sorted(RECIPES), default="default",
@@ -156,9 +206,12 @@ def main(argv=None):
     p.add_argument("--json", default=None)
     p.add_argument("--curve", default=None, help="learning-curve PNG (scores every checkpoint)")
     p.add_argument("--export", default=None, help="copy the final weights here (atomic)")
+    p.add_argument("--evaluate", metavar="WEIGHTS", default=None,
+                   help="no training: score this weights file (all metrics; JSON with --json)")
     p.add_argument("--n-hand", type=int, default=None,
                    help="synthetic hand-only frames for the no-phone rate")
-    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="a line per epoch")
+    p.add_argument("--progress", action="store_true", help="a progress bar per step")
     p.add_argument("--set", dest="sets", action="append", default=[],
                    metavar="KEY=VALUE",
                    help="override a PhoneScratchConfig attribute (Python "
@@ -168,6 +221,8 @@ def main(argv=None):
                         "the config's DETECTION_MIN_CONFIDENCE)")
     args = p.parse_args(argv)
     recipe = RECIPES[args.recipe]
+    if args.evaluate and args.json is None and recipe["json"]:
+        args.json = os.path.join(ROOT, recipe["json"].replace(".json", "_eval.json"))
     for key in ("steps", "n_train", "epochs", "export", "curve", "json", "n_hand", "work"):
         if getattr(args, key) is None:
             value = recipe[key]
@@ -194,6 +249,14 @@ def main(argv=None):
 
     real_names = learning.real_frame_names()
     held_default = learning.real_frame_names(("val",))
+    if args.evaluate:
+        ev = evaluate_weights(args, args.evaluate, held_default)
+        print_evaluation(ev)
+        if args.json:
+            from phone.evaluate import write_json
+            write_json(ev, args.json)
+            print(f"JSON: {args.json}")
+        return 0
     runs = []
     if args.loo:
         for name in real_names:

@@ -233,3 +233,46 @@ CURVE_METRICS = (
     ("real_heldout_iou", "real held-out frame mask IoU", "D-"),
     ("hand_only_no_phone", "hand-only frames with no phone", "^:"),
 )
+
+
+def keep_best(r):
+    """The "one phone per frame" rule: only the highest-scoring detection of
+    a detect() result dict (rois, class_ids, scores, masks [H, W, N])."""
+    scores = np.asarray(r["scores"]).reshape(-1)
+    if scores.shape[0] <= 1:
+        return r
+    k = int(np.argmax(scores))
+    return {"rois": np.asarray(r["rois"])[k:k + 1], "class_ids": np.asarray(r["class_ids"])[k:k + 1],
+            "scores": scores[k:k + 1], "masks": np.asarray(r["masks"])[:, :, k:k + 1]}
+
+
+def full_report(segmenter, dataset):
+    """Per-image and mean metrics of a segmenter on a prepared dataset, for
+    every detection kept (the union, as phone segment writes it) and for the
+    best one only (keep_best): mask IoU, Matterport's compute_ap (AP@0.5,
+    AP@0.5:0.95) and COCO mask AP (pycocotools COCOeval, phone.cocoeval).
+    """
+    from phone.cocoeval import CocoMaskEvaluator
+    from phone.evaluate import _mean, evaluate_image
+    rows = []
+    coco = {"all": CocoMaskEvaluator(), "best": CocoMaskEvaluator()}
+    ids = list(dataset.image_ids)
+    bs = max(1, int(segmenter.batch_size))
+    for start in range(0, len(ids), bs):
+        chunk = ids[start:start + bs]
+        images = [dataset.load_image(i) for i in chunk]
+        for image_id, (bw, r) in zip(chunk, segmenter.segment_images(images)):
+            gt_masks, gt_ids = dataset.load_mask(image_id)
+            row = {"image": os.path.basename(str(dataset.image_reference(image_id)))}
+            row.update(evaluate_image(gt_masks, gt_ids, r, bw=bw))
+            best = keep_best(r)
+            b = evaluate_image(gt_masks, gt_ids, best)
+            row.update(best_mask_iou=b["mask_iou"], best_ap50=b["ap50"], best_ap50_95=b["ap50_95"])
+            coco["all"].add(gt_masks, gt_ids, r)
+            coco["best"].add(gt_masks, gt_ids, best)
+            rows.append(row)
+    mean = {k: _mean(r[k] for r in rows) for k in
+            ("mask_iou", "ap50", "ap50_95", "best_mask_iou", "best_ap50", "best_ap50_95")}
+    mean["mean_detections"] = _mean(r["pred_instances"] for r in rows)
+    return {"num_images": len(rows), "images": rows, "mean": mean,
+            "coco": coco["all"].summarize(), "coco_best": coco["best"].summarize()}
