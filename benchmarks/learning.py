@@ -98,9 +98,10 @@ def score_checkpoints(args, epoch_log, test_ds, real_ds, hand_images, verbose=Tr
     return points
 
 
-def run_one(args, work, exclude_real, score_real):
+def make_splits(args, work, exclude_real):
+    """(tag, train, val, test folders): synthetic frames with cut-outs from every
+    annotated real frame except ``exclude_real``; cached by parameters."""
     from phone import learning
-    # Cut-outs from every annotated real frame except the excluded ones.
     paste_dirs = [os.path.join(learning.REAL_DIR, s) for s in ("train", "val")]
     tag = "_".join(sorted(n.split(".")[0] for n in exclude_real)) or "all"
     train_dir = learning.make_synthetic_split(
@@ -112,6 +113,12 @@ def run_one(args, work, exclude_real, score_real):
     test_dir = learning.make_synthetic_split(
         os.path.join(work, "test_synthetic"), args.n_test,
         seed=args.seed + 2000, paste_prob=0.0)
+    return tag, train_dir, val_dir, test_dir
+
+
+def run_one(args, work, exclude_real, score_real):
+    from phone import learning
+    tag, train_dir, val_dir, test_dir = make_splits(args, work, exclude_real)
     train_ds, val_ds = learning.load_split(train_dir), learning.load_split(val_dir)
     epoch_log = []
     ckpt, history, secs = learning.train_scratch(
@@ -200,8 +207,9 @@ def main(argv=None):
     p.add_argument("--n-val", type=int, default=40)
     p.add_argument("--n-test", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--loo", action="store_true",
-                   help="leave-one-out over the annotated real frames")
+    p.add_argument("--loo", nargs="*", default=None, metavar="FRAME",
+                   help="leave-one-out over the annotated real frames (all of them, or the "
+                        "ones named): one model per frame, trained without its cut-out")
     p.add_argument("--work", default=None)
     p.add_argument("--json", default=None)
     p.add_argument("--curve", default=None, help="learning-curve PNG (scores every checkpoint)")
@@ -230,6 +238,10 @@ def main(argv=None):
                 value = os.path.join(ROOT, value)
             setattr(args, key, value)
     args.overrides = dict(recipe["sets"])
+    if args.loo is not None:       # several models: no curve, nothing exported, own JSON
+        args.curve = args.export = None
+        if args.json == os.path.join(ROOT, recipe["json"] or "-"):
+            args.json = args.json.replace(".json", "_loo.json")
     for item in args.sets:
         key, sep, value = item.partition("=")
         if not sep or not key.isupper():
@@ -258,8 +270,12 @@ def main(argv=None):
             print(f"JSON: {args.json}")
         return 0
     runs = []
-    if args.loo:
-        for name in real_names:
+    if args.loo is not None:
+        unknown = sorted(set(args.loo) - set(real_names))
+        if unknown:
+            p.error(f"--loo: not an annotated real frame: {', '.join(unknown)} "
+                    f"(annotated: {', '.join(real_names)})")
+        for name in (args.loo or real_names):
             runs.append(run_one(args, args.work, [name], [name]))
     else:
         # Train with cut-outs of the train-subset frames; score the val ones.
@@ -288,7 +304,7 @@ def main(argv=None):
                                                 else cfg.DETECTION_MIN_CONFIDENCE),
                    "overrides": {k: (repr(v) if k == "BACKBONE" else v)
                                  for k, v in args.overrides.items()}},
-        "n_train": args.n_train, "leave_one_out": args.loo,
+        "n_train": args.n_train, "leave_one_out": args.loo is not None,
         "synthetic_heldout": synth,
         "hand_only_no_phone_rate": [r["hand_only_no_phone_rate"] for r in runs],
         "n_hand_only": args.n_hand,
@@ -318,7 +334,7 @@ def main(argv=None):
                       title=f"phone model ({args.recipe} recipe, seed {args.seed}): "
                             f"{args.steps} steps x batch {cfg.BATCH_SIZE}, {result['machine']}")
         print(f"curve: {args.curve}")
-    if args.export and not args.loo:
+    if args.export and args.loo is None:
         _l = learning
         _l.copy_atomic(runs[0]["checkpoint"], args.export)
         result["export"] = {"path": os.path.relpath(args.export, ROOT),
