@@ -1,15 +1,20 @@
 """Synthetic CORe50-like frames of hand-held mobile phones, with VIA annotations.
 
-Each frame: a textured background (noise, gradients, stripes, blurred blobs,
-wood grain, blurred shelves) under random lighting (brightness, contrast,
-gamma, colour cast, vignette, light gradient, blur, sensor noise), and 0-2
-phones. A phone is either drawn (rounded-rect body of a random colour and
-material, darker screen, keypad / QWERTY keys / home button, speaker slot,
-screen reflection) or, with ``paste_from``, a cut-out of a real annotated
-CORe50 phone, randomly rotated, scaled and flipped. Most phones are held by
-a skin-coloured hand (palm, fingers, thumb, wrist leaving the frame) that
-hides part of them. Negative frames (``negatives`` > 0) show a hand and/or
-other objects but no phone.
+Each frame: a background (CORe50-like scenes most of the time: painted
+walls, table tops, floors, shelves, outdoor sky / trees / ground, wooden
+surfaces; abstract noise, gradients, stripes and blobs otherwise) under
+random lighting (brightness, contrast, gamma, colour cast, vignette, light
+gradient, blur, motion blur, sensor noise), and 0-2 phones. A phone is
+either drawn (smartphone, bar phone with keypad, QWERTY phone, open flip
+phone with a hinge, slider; random colour and material, screen reflections)
+or, with ``paste_from``, a cut-out of a real annotated CORe50 phone, randomly
+rotated, scaled and flipped. Most phones are held by a skin-toned hand
+(7 tones): the palm usually sits behind the phone and fingers and thumb
+cross its edges, as in CORe50; otherwise the palm covers one end.
+Hard negatives: phone frames may also show an empty hand or another object
+(remote control, marker, can, cup, ball, bulb, box, scissors, glasses, plug
+adapter; held or not), and negative frames (``negatives`` > 0) show an
+empty hand, a hand holding such an object, or objects alone, but no phone.
 
 The annotation of a phone is the polygon of its VISIBLE part: mask = body
 minus everything drawn over it; the largest outer contour is traced
@@ -26,11 +31,14 @@ API::
 
     path = generate(out_dir, n, size=128, seed=0, paste_from=None, exclude=(), negatives=0.0)
     image, masks = make_sample(np.random.default_rng(0), 128)   # uint8 [H,W,3], bool [H,W,N]
+    f = make_frame(rng, 128, negative=True, negative_kind="hand")
+    # f: image, masks, polygons, sources, hand (skin drawn over the phones), negative_kind
 
 CLI::
 
     python phone/synthetic.py --out DIR --n 200 --size 128 --seed 0 \
-        [--paste-from datasets/phone/train/via_region_data.json] [--exclude C_01_08_000.png] [--negatives 0.1]
+        [--paste-from datasets/phone/train/via_region_data.json] [--exclude C_01_08_000.png] [--negatives 0.1] \
+        [--distractor-prob 0.35]
 """
 import argparse
 import math
@@ -46,7 +54,7 @@ from phone.imageio import read_image, write_png_atomic
 from phone.via import ViaImage, ViaRegion, load_via, rasterize_region, via2_export, write_via_json
 
 __all__ = ["generate", "make_sample", "make_frame", "load_cutouts", "Cutout", "mask_to_polygon",
-           "VIA_NAME", "main"]
+           "VIA_NAME", "PHONE_STYLES", "NEGATIVE_KINDS", "HELD_OBJECTS", "main"]
 
 VIA_NAME = "via_region_data.json"
 
