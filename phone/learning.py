@@ -18,7 +18,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_DIR = os.path.join(REPO, "datasets", "phone")
 #: bumped whenever phone/synthetic.py draws different frames for the same
 #: parameters (cached splits are regenerated)
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 2
 
 
 def _params_key(params):
@@ -26,8 +26,7 @@ def _params_key(params):
 
 
 def make_synthetic_split(out_dir, n, seed, size=128, paste_from=None,
-                         exclude=(), paste_prob=0.4, negatives=0.0, distractor_prob=0.3,
-                         empty_hand_prob=0.3):
+                         exclude=(), paste_prob=0.4, negatives=0.0, distractor_prob=0.35):
     """Generates (or reuses, when the parameters match) a folder of synthetic
     frames with ``via_region_data.json``. Returns the folder."""
     from phone import synthetic
@@ -35,7 +34,6 @@ def make_synthetic_split(out_dir, n, seed, size=128, paste_from=None,
                   paste_from=[os.path.relpath(p, REPO) for p in (paste_from or [])],
                   exclude=sorted(exclude), paste_prob=paste_prob,
                   negatives=negatives, distractor_prob=distractor_prob,
-                  empty_hand_prob=empty_hand_prob,
                   version=GENERATOR_VERSION)
     stamp = os.path.join(out_dir, ".params.json")
     if os.path.exists(stamp):
@@ -45,8 +43,7 @@ def make_synthetic_split(out_dir, n, seed, size=128, paste_from=None,
         shutil.rmtree(out_dir)
     synthetic.generate(out_dir, n, size=size, seed=seed, paste_from=paste_from,
                        exclude=exclude, paste_prob=paste_prob,
-                       negatives=negatives, distractor_prob=distractor_prob,
-                       empty_hand_prob=empty_hand_prob)
+                       negatives=negatives, distractor_prob=distractor_prob)
     with open(stamp, "w") as f:
         json.dump(params, f)
     return out_dir

@@ -703,8 +703,7 @@ def _negative(rng, img, size, kind):
 
 
 def make_frame(rng, size=128, negative=False, max_phones=2, cutouts=None, paste_prob=0.5,
-               max_tries=20, negative_kind=None, distractor_prob=0.3, hold_prob=0.85,
-               empty_hand_prob=0.3):
+               max_tries=20, negative_kind=None, distractor_prob=0.35, hold_prob=0.85):
     """One frame with its annotations.
 
     negative: no phone; ``negative_kind`` "hand" (an empty hand), "held" (a
@@ -712,11 +711,8 @@ def make_frame(rng, size=128, negative=False, max_phones=2, cutouts=None, paste_
         bulb, box, scissors, glasses, plug adapter) or "objects" (objects
         alone); random when None.
     distractor_prob: chance that a phone frame also shows a non-phone object
-        (held or not), behind the phones: hard negatives inside positive
+        or an empty hand (behind the phones): hard negatives inside positive
         frames (mrcnn's data generator skips frames without instances).
-    empty_hand_prob: chance (independent) that a phone frame also shows an
-        empty hand gripping nothing: without it the model learns "a grip
-        means a phone" and fires on hand-only frames.
     hold_prob: chance that a phone is held; the palm then usually sits
         behind it and only fingers and thumb cross its edges.
     Returns: dict with image uint8 [size, size, 3], masks bool [size, size, N],
@@ -733,9 +729,10 @@ def make_frame(rng, size=128, negative=False, max_phones=2, cutouts=None, paste_
             return dict(image=_lighting(rng, img), masks=np.zeros((size, size, 0), bool),
                         polygons=[], sources=[], hand=hand, negative_kind=kind)
         if rng.random() < distractor_prob:
-            img, _ = _distractor(rng, img, size)
-        if rng.random() < empty_hand_prob:
-            img, _ = _empty_hand(rng, img, size)
+            if rng.random() < 0.4:
+                img, _ = _empty_hand(rng, img, size)
+            else:
+                img, _ = _distractor(rng, img, size)
         n = 1 if max_phones <= 1 or rng.random() < 0.8 else int(rng.integers(2, max_phones + 1))
         bodies, sources = [], []
         hand_layer = np.zeros((size, size), bool)
@@ -820,8 +817,7 @@ def frame_rng(seed, index):
 
 
 def generate(out_dir, n, size=128, seed=0, paste_from=None, exclude=(), negatives=0.0,
-             max_phones=2, paste_prob=0.5, prefix="synth", distractor_prob=0.3,
-             empty_hand_prob=0.3):
+             max_phones=2, paste_prob=0.5, prefix="synth", distractor_prob=0.35):
     """Write ``n`` frames as PNGs + a VIA 2.x export ``via_region_data.json``.
 
     out_dir: output directory (created). Files: ``{prefix}_{seed}_{i:05d}.png``.
@@ -832,7 +828,7 @@ def generate(out_dir, n, size=128, seed=0, paste_from=None, exclude=(), negative
         phone is a real cut-out with probability ``paste_prob``.
     negatives: fraction (0..1) of frames without any phone (kept in the VIA
         file with no regions: load them with keep_empty=True).
-    distractor_prob, empty_hand_prob: see :func:`make_frame`.
+    distractor_prob: see :func:`make_frame`.
     Returns: path of the VIA JSON.
     """
     from tqdm import tqdm
@@ -848,8 +844,7 @@ def generate(out_dir, n, size=128, seed=0, paste_from=None, exclude=(), negative
         rng = frame_rng(seed, i)
         negative = rng.random() < negatives
         f = make_frame(rng, size, negative=negative, max_phones=max_phones, cutouts=cutouts,
-                       paste_prob=paste_prob, distractor_prob=distractor_prob,
-                       empty_hand_prob=empty_hand_prob)
+                       paste_prob=paste_prob, distractor_prob=distractor_prob)
         name = f"{prefix}_{int(seed)}_{i:05d}.png"
         path = os.path.join(out_dir, name)
         write_png_atomic(path, f["image"])
@@ -873,15 +868,13 @@ def main(argv=None):
                    help="VIA files / dataset dirs of real frames to cut phones from")
     p.add_argument("--exclude", nargs="*", default=(), help="real frames never to paste (held-out)")
     p.add_argument("--paste-prob", type=float, default=0.5)
-    p.add_argument("--distractor-prob", type=float, default=0.3,
-                   help="chance of a non-phone object in a phone frame")
-    p.add_argument("--empty-hand-prob", type=float, default=0.3,
-                   help="chance of an empty hand in a phone frame")
+    p.add_argument("--distractor-prob", type=float, default=0.35,
+                   help="chance of a non-phone object or an empty hand in a phone frame")
     a = p.parse_args(argv)
     try:
         path = generate(a.out, a.n, size=a.size, seed=a.seed, paste_from=a.paste_from, exclude=a.exclude,
                         negatives=a.negatives, max_phones=a.max_phones, paste_prob=a.paste_prob,
-                        distractor_prob=a.distractor_prob, empty_hand_prob=a.empty_hand_prob)
+                        distractor_prob=a.distractor_prob)
     except (PhoneDataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
