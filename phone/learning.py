@@ -17,6 +17,9 @@ import numpy as np
 from phone import paths
 
 REAL_DIR = paths.bundled_dataset_dir()
+#: bumped whenever phone/synthetic.py draws different frames for the same
+#: parameters (cached splits are regenerated)
+GENERATOR_VERSION = 2
 
 
 def _params_key(params):
@@ -24,14 +27,15 @@ def _params_key(params):
 
 
 def make_synthetic_split(out_dir, n, seed, size=128, paste_from=None,
-                         exclude=(), paste_prob=0.4, negatives=0.0):
+                         exclude=(), paste_prob=0.4, negatives=0.0, distractor_prob=0.35):
     """Generates (or reuses, when the parameters match) a folder of synthetic
     frames with ``via_region_data.json``. Returns the folder."""
     from phone import synthetic
     params = dict(n=int(n), seed=int(seed), size=int(size),
                   paste_from=[os.path.relpath(p, REAL_DIR) for p in (paste_from or [])],
                   exclude=sorted(exclude), paste_prob=paste_prob,
-                  negatives=negatives, version=1)
+                  negatives=negatives, distractor_prob=distractor_prob,
+                  version=GENERATOR_VERSION)
     stamp = os.path.join(out_dir, ".params.json")
     if os.path.exists(stamp):
         with open(stamp) as f:
@@ -40,7 +44,7 @@ def make_synthetic_split(out_dir, n, seed, size=128, paste_from=None,
         shutil.rmtree(out_dir)
     synthetic.generate(out_dir, n, size=size, seed=seed, paste_from=paste_from,
                        exclude=exclude, paste_prob=paste_prob,
-                       negatives=negatives)
+                       negatives=negatives, distractor_prob=distractor_prob)
     with open(stamp, "w") as f:
         json.dump(params, f)
     return out_dir
@@ -75,13 +79,16 @@ def real_frame_names(subsets=("train", "val")):
     return [os.path.basename(i["path"]) for i in load_real(subsets).image_info]
 
 
-def scratch_config(steps, batch_size=None, **overrides):
+def scratch_config(steps, batch_size=None, epochs=None, **overrides):
     """PhoneScratchConfig with STEPS_PER_EPOCH chosen so that ``steps``
-    training steps take a few epochs (a checkpoint each)."""
+    training steps take a few epochs (a checkpoint each; ``epochs`` of them
+    when given)."""
     from phone.config import derive_config
     from phone.config import PhoneScratchConfig
     base = PhoneScratchConfig()
-    epochs = max(1, min(6, int(steps) // 100))
+    if epochs is None:
+        epochs = max(1, min(6, int(steps) // 100))
+    epochs = max(1, int(epochs))
     per_epoch = int(np.ceil(int(steps) / epochs))
     cfg = derive_config(base, STEPS_PER_EPOCH=per_epoch,
                         IMAGES_PER_GPU=batch_size, **overrides)
@@ -89,23 +96,54 @@ def scratch_config(steps, batch_size=None, **overrides):
 
 
 def train_scratch(train_ds, val_ds, steps, logs_dir, seed=0, batch_size=None,
-                  augment=True, verbose=1, **overrides):
+                  augment=True, verbose=1, epochs=None, epoch_log=None, **overrides):
     """Trains PhoneScratchConfig from random weights for ``steps`` steps.
 
+    epochs: number of checkpoints (default: scratch_config's choice).
+    epoch_log: a list; gets one dict per finished epoch: epoch, step,
+        seconds since the start of training, checkpoint path, loss.
     Returns (checkpoint path, keras History, seconds spent training).
     """
     import keras
     from mrcnn.model import MaskRCNN
     from phone.train import build_augmentation
-    cfg, epochs = scratch_config(steps, batch_size, **overrides)
+    cfg, epochs = scratch_config(steps, batch_size, epochs=epochs, **overrides)
     keras.utils.set_random_seed(int(seed))
     model = MaskRCNN("training", cfg, logs_dir)
     t = time.time()
+
+    class _EpochLog(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch_log is not None:
+                epoch_log.append({"epoch": epoch + 1, "step": (epoch + 1) * cfg.STEPS_PER_EPOCH,
+                                  "seconds": time.time() - t,
+                                  "checkpoint": model.checkpoint_path.format(epoch=epoch + 1),
+                                  "loss": float((logs or {}).get("loss", float("nan")))})
+
     history = model.train(train_ds, val_ds, learning_rate=cfg.LEARNING_RATE,
                           epochs=epochs, layers="all",
                           augmentation=build_augmentation() if augment else None,
+                          custom_callbacks=[_EpochLog()],
                           verbose=verbose, seed=int(seed))
     return model.find_last(), history, time.time() - t
+
+
+def hand_only_frames(n, seed, size=128, kind="hand"):
+    """``n`` synthetic frames without a phone (phone.synthetic negatives of
+    ``kind``: "hand" = an empty hand), frame i drawn with
+    ``synthetic.frame_rng(seed, i)``. Returns a list of uint8 [size, size, 3]."""
+    from phone import synthetic
+    return [synthetic.make_frame(synthetic.frame_rng(seed, i), size, negative=True,
+                                 negative_kind=kind)["image"] for i in range(int(n))]
+
+
+def no_phone_rate(segmenter, images):
+    """Fraction of ``images`` in which the segmenter reports no phone (an
+    all-zero mask after its score / class filter)."""
+    if not len(images):
+        return None
+    results = segmenter.segment_images(list(images))
+    return sum(1 for bw, _ in results if not np.any(bw)) / len(results)
 
 
 #: Config attributes that only matter while training: not carried over to
@@ -152,3 +190,90 @@ def copy_atomic(src, dst):
     shutil.copyfile(src, tmp)
     os.replace(tmp, dst)
     return dst
+
+
+def plot_curve(points, path, title="phone model: learning curve"):
+    """Writes the learning curve PNG: metrics against training steps (left)
+    and against wall time in minutes (right).
+
+    points: list of dicts with step, seconds and any of the metric keys of
+    CURVE_METRICS (None values are skipped). The file is written atomically.
+    """
+    import io
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from phone.imageio import write_bytes_atomic
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, xkey, xlabel in ((axes[0], "step", "training steps"),
+                             (axes[1], "minutes", "wall time (min)")):
+        for key, label, style in CURVE_METRICS:
+            pts = [(p["step"] if xkey == "step" else p["seconds"] / 60.0, p.get(key))
+                   for p in points if p.get(key) is not None]
+            if pts:
+                xs, ys = zip(*pts)
+                ax.plot(xs, ys, style, label=label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("score")
+    axes[1].legend(loc="lower right", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    write_bytes_atomic(path, buf.getvalue())
+    return path
+
+
+#: (key, legend label, matplotlib style) of the learning-curve lines
+CURVE_METRICS = (
+    ("synthetic_miou", "synthetic held-out mask mIoU", "o-"),
+    ("synthetic_map50", "synthetic held-out mAP@0.5", "s--"),
+    ("real_heldout_iou", "real held-out frame mask IoU", "D-"),
+    ("hand_only_no_phone", "hand-only frames with no phone", "^:"),
+)
+
+
+def keep_best(r):
+    """The "one phone per frame" rule: only the highest-scoring detection of
+    a detect() result dict (rois, class_ids, scores, masks [H, W, N])."""
+    scores = np.asarray(r["scores"]).reshape(-1)
+    if scores.shape[0] <= 1:
+        return r
+    k = int(np.argmax(scores))
+    return {"rois": np.asarray(r["rois"])[k:k + 1], "class_ids": np.asarray(r["class_ids"])[k:k + 1],
+            "scores": scores[k:k + 1], "masks": np.asarray(r["masks"])[:, :, k:k + 1]}
+
+
+def full_report(segmenter, dataset):
+    """Per-image and mean metrics of a segmenter on a prepared dataset, for
+    every detection kept (the union, as phone segment writes it) and for the
+    best one only (keep_best): mask IoU, Matterport's compute_ap (AP@0.5,
+    AP@0.5:0.95) and COCO mask AP (pycocotools COCOeval, phone.cocoeval).
+    """
+    from phone.cocoeval import CocoMaskEvaluator
+    from phone.evaluate import _mean, evaluate_image
+    rows = []
+    coco = {"all": CocoMaskEvaluator(), "best": CocoMaskEvaluator()}
+    ids = list(dataset.image_ids)
+    bs = max(1, int(segmenter.batch_size))
+    for start in range(0, len(ids), bs):
+        chunk = ids[start:start + bs]
+        images = [dataset.load_image(i) for i in chunk]
+        for image_id, (bw, r) in zip(chunk, segmenter.segment_images(images)):
+            gt_masks, gt_ids = dataset.load_mask(image_id)
+            row = {"image": os.path.basename(str(dataset.image_reference(image_id)))}
+            row.update(evaluate_image(gt_masks, gt_ids, r, bw=bw))
+            best = keep_best(r)
+            b = evaluate_image(gt_masks, gt_ids, best)
+            row.update(best_mask_iou=b["mask_iou"], best_ap50=b["ap50"], best_ap50_95=b["ap50_95"])
+            coco["all"].add(gt_masks, gt_ids, r)
+            coco["best"].add(gt_masks, gt_ids, best)
+            rows.append(row)
+    mean = {k: _mean(r[k] for r in rows) for k in
+            ("mask_iou", "ap50", "ap50_95", "best_mask_iou", "best_ap50", "best_ap50_95")}
+    mean["mean_detections"] = _mean(r["pred_instances"] for r in rows)
+    return {"num_images": len(rows), "images": rows, "mean": mean,
+            "coco": coco["all"].summarize(), "coco_best": coco["best"].summarize()}

@@ -139,3 +139,99 @@ def test_runs_as_a_script(tmp_path, repo_root):
                         "--n", "1", "--seed", "7"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "synth_7_00000.png").is_file() and (tmp_path / "via_region_data.json").is_file()
+
+
+# --------------------------------------------------------------- generator v2
+
+def _held_frames(n, seed=123, **kw):
+    return [make_frame(np.random.default_rng([seed, i]), 128, hold_prob=1.0, **kw) for i in range(n)]
+
+
+def test_visible_mask_stops_at_the_fingers():
+    # Every phone is held: the generator's own hand layer (skin drawn over the
+    # phones) never overlaps a phone mask, and fingers do touch / cross the
+    # phone outline in most frames (a mask 1 px larger meets the hand).
+    frames = _held_frames(30)
+    touching = 0
+    for f in frames:
+        phone = f["masks"].any(axis=2)
+        assert f["hand"].dtype == bool and f["hand"].shape == (128, 128)
+        assert not (phone & f["hand"]).any()
+        grown = np.zeros_like(phone)
+        grown[1:, :] |= phone[:-1, :]
+        grown[:-1, :] |= phone[1:, :]
+        grown[:, 1:] |= phone[:, :-1]
+        grown[:, :-1] |= phone[:, 1:]
+        touching += bool((grown & f["hand"]).any())
+    assert touching >= 20, touching
+
+
+def test_pasted_real_phones_are_cut_by_fingers_too(phone_data_dir):
+    cut = load_cutouts([phone_data_dir / "train"])
+    frames = _held_frames(12, seed=5, cutouts=cut, paste_prob=1.0, max_phones=1)
+    assert all(f["sources"][0].startswith("C_01_0") for f in frames)
+    for f in frames:
+        assert not (f["masks"][..., 0] & f["hand"]).any()
+    # The cut-out alone is bigger than its visible part in at least some frames.
+    assert sum(f["hand"].any() for f in frames) >= 8
+
+
+@pytest.mark.parametrize("kind", synthetic.NEGATIVE_KINDS)
+def test_negative_kinds_have_no_phone(kind):
+    big = 0
+    for i in range(6):
+        f = make_frame(np.random.default_rng([7, i]), 128, negative=True, negative_kind=kind)
+        assert f["masks"].shape == (128, 128, 0) and f["polygons"] == [] and f["sources"] == []
+        assert f["negative_kind"] == kind
+        if kind in ("hand", "held"):
+            assert f["hand"].any()                           # a visible hand, no phone
+            big += f["hand"].sum() >= 0.01 * 128 * 128
+        else:
+            assert not f["hand"].any()
+    assert big >= (4 if kind in ("hand", "held") else 0)
+
+
+def test_every_phone_style_is_drawn():
+    seen = set()
+    for i in range(80):
+        f = make_frame(np.random.default_rng([3, i]), 128)
+        seen.update(s for s in f["sources"])
+    assert {f"drawn:{s}" for s in synthetic.PHONE_STYLES} <= seen
+
+
+@pytest.mark.parametrize("style", synthetic.PHONE_STYLES)
+def test_phone_style_body_is_one_solid_piece(style):
+    import cv2
+    img = np.zeros((128, 128, 3), np.float32)
+    out, d_body, (u, v, hw, hh) = synthetic._draw_phone(np.random.default_rng(0), img, 128, 64, 64, 0.3,
+                                                        80, 0.5, style)
+    body = d_body <= 0
+    n, _ = cv2.connectedComponents(body.astype(np.uint8))
+    assert n == 2                                            # background + one body
+    # Roughly the 40 x 80 px phone asked for (rounded corners, flip hinge / slider offsets aside).
+    assert 0.8 * 40 * 80 <= body.sum() <= 1.05 * 40 * 80
+    assert out[d_body >= 0.5].max() == 0      # nothing drawn outside the body (anti-aliased edge aside)
+
+
+def test_background_kinds():
+    rng = np.random.default_rng(0)
+    assert abs(sum(synthetic.BACKGROUND_P) - 1) < 1e-9
+    assert len(synthetic.BACKGROUND_P) == len(synthetic.BACKGROUND_KINDS)
+    for _ in range(20):
+        img = synthetic._background(rng, 64)
+        assert img.shape == (64, 64, 3) and img.dtype == np.float32
+        assert 0 <= img.min() and img.max() <= 1
+
+
+def test_motion_blur_spreads_along_a_line_and_keeps_energy():
+    img = np.zeros((33, 33, 3), np.float32)
+    img[16, 16] = 1.0
+    out = synthetic._motion_blur(np.random.default_rng(1), img)
+    np.testing.assert_allclose(out.sum(axis=(0, 1)), 1.0, rtol=1e-5)
+    lit = np.argwhere(out[..., 0] > 1e-6)
+    assert 3 <= len(lit) <= 2 * 9                            # a short streak, not a disc
+    # The lit pixels lie on a line: the smaller principal axis is tiny.
+    ev = np.linalg.eigvalsh(np.cov(lit.T.astype(float)))
+    assert ev[1] >= 0.5 and ev[0] <= 0.25 * ev[1]
+    flat = np.full((16, 16, 3), 0.4, np.float32)
+    np.testing.assert_allclose(synthetic._motion_blur(np.random.default_rng(2), flat), flat, atol=1e-6)

@@ -1,0 +1,118 @@
+"""phone.learning helpers of the shipped-model recipe: negatives, the
+"one phone per frame" rule, full reports, the learning-curve PNG; and the
+shipped weights themselves (phone/models/)."""
+import hashlib
+import os
+import re
+
+import numpy as np
+import pytest
+
+from phone import learning
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHIPPED = os.path.join(ROOT, "phone", "models", "mask_rcnn_phone.h5")
+CARD = os.path.join(ROOT, "phone", "models", "MODEL_CARD.md")
+
+
+class _FakeSegmenter:
+    """Reports a phone in the images whose mean brightness is above 100."""
+    batch_size = 2
+
+    def segment_images(self, images):
+        out = []
+        for im in images:
+            bw = np.full(im.shape[:2], 255 if im.mean() > 100 else 0, np.uint8)
+            out.append((bw, {}))
+        return out
+
+
+def test_hand_only_frames_are_deterministic_and_phone_free():
+    a = learning.hand_only_frames(3, seed=4)
+    b = learning.hand_only_frames(3, seed=4)
+    assert len(a) == 3 and all(x.shape == (128, 128, 3) and x.dtype == np.uint8 for x in a)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(a[0], learning.hand_only_frames(1, seed=5)[0])
+
+
+def test_no_phone_rate_counts_empty_masks():
+    images = [np.full((8, 8, 3), v, np.uint8) for v in (0, 50, 200, 10, 255)]
+    assert learning.no_phone_rate(_FakeSegmenter(), images) == pytest.approx(3 / 5)
+    assert learning.no_phone_rate(_FakeSegmenter(), []) is None
+
+
+def test_keep_best_keeps_the_highest_score():
+    masks = np.zeros((4, 4, 3), bool)
+    masks[0, 0, 0] = masks[1, 1, 1] = masks[2, 2, 2] = True
+    r = {"rois": np.arange(12).reshape(3, 4), "class_ids": np.array([1, 1, 1]),
+         "scores": np.array([0.6, 0.95, 0.7]), "masks": masks}
+    b = learning.keep_best(r)
+    assert b["scores"].tolist() == [pytest.approx(0.95)] and b["rois"].tolist() == [[4, 5, 6, 7]]
+    assert b["masks"].shape == (4, 4, 1) and b["masks"][1, 1, 0] and b["masks"].sum() == 1
+    empty = {"rois": np.zeros((0, 4)), "class_ids": np.zeros(0), "scores": np.zeros(0),
+             "masks": np.zeros((4, 4, 0), bool)}
+    assert learning.keep_best(empty)["masks"].shape == (4, 4, 0)
+
+
+def test_plot_curve_writes_a_png(tmp_path):
+    import cv2
+    points = [{"step": 500 * k, "seconds": 60.0 * k, "synthetic_miou": 0.1 * k,
+               "synthetic_map50": 0.15 * k, "real_heldout_iou": None if k == 1 else 0.2 * k,
+               "hand_only_no_phone": 0.9} for k in range(1, 5)]
+    path = learning.plot_curve(points, str(tmp_path / "curve.png"))
+    img = cv2.imread(path)
+    assert img is not None and img.shape[0] > 200 and img.shape[1] > 600
+    assert img.std() > 10                                   # not a blank canvas
+    assert not any(f.endswith(".tmp") for f in os.listdir(tmp_path))
+
+
+def test_full_report_union_and_best(phone_data_dir):
+    # A "segmenter" that returns the ground truth plus a wrong, lower-scored
+    # detection: the union loses IoU, the best-only rule recovers 1.0.
+    ds = learning.load_real(("val",))
+
+    class GtSegmenter:
+        batch_size = 1
+
+        def segment_images(self, images):
+            gt = ds.load_mask(ds.image_ids[0])[0]
+            wrong = np.zeros_like(gt[..., :1])
+            wrong[:10, :10] = True
+            masks = np.concatenate([gt, wrong], axis=-1)
+            r = {"rois": np.array([[0, 0, 1, 1]] * masks.shape[2]),
+                 "class_ids": np.ones(masks.shape[2], int),
+                 "scores": np.array([0.9] * gt.shape[2] + [0.6]), "masks": masks}
+            return [(masks.any(-1).astype(np.uint8) * 255, r)]
+
+    rep = learning.full_report(GtSegmenter(), ds)
+    gt = ds.load_mask(ds.image_ids[0])[0].any(-1)
+    wrong = np.zeros_like(gt)
+    wrong[:10, :10] = True
+    expected = gt.sum() / (gt | wrong).sum()
+    assert rep["num_images"] == 1
+    assert rep["mean"]["mask_iou"] == pytest.approx(expected)
+    assert rep["mean"]["best_mask_iou"] == pytest.approx(1.0)
+    assert rep["coco_best"]["ap"] == pytest.approx(1.0)
+    assert rep["coco"]["ap50"] == pytest.approx(1.0)     # the extra one is ranked last
+
+
+@pytest.mark.slow
+def test_shipped_model_matches_its_card_and_finds_the_held_out_phone(phone_data_dir):
+    if not os.path.isfile(SHIPPED):
+        pytest.skip("phone/models/mask_rcnn_phone.h5 not present")
+    data = open(SHIPPED, "rb").read()
+    assert len(data) <= 20 * 1024 * 1024
+    sha = hashlib.sha256(data).hexdigest()
+    assert sha in open(CARD).read(), "MODEL_CARD.md does not give the file's sha256"
+    from phone.config import PhoneScratchInferenceConfig
+    from phone.segment import Segmenter
+    seg = Segmenter(config=PhoneScratchInferenceConfig(), weights=SHIPPED)
+    ds = learning.load_real(("val",))                 # C_01_08_000: no cut-out in training
+    (bw, r), = seg.segment_images([ds.load_image(ds.image_ids[0])])
+    gt = ds.load_mask(ds.image_ids[0])[0].any(-1)
+    iou = (gt & (bw > 0)).sum() / (gt | (bw > 0)).sum()
+    # The card's number for this frame, to 0.01 (float32 inference is deterministic).
+    m = re.search(r"C_01_08_000\.png[^|\n]*\|\s*held out[^|\n]*\|\s*([0-9.]+)", open(CARD).read())
+    assert m, "MODEL_CARD.md has no held-out row for C_01_08_000.png"
+    assert iou == pytest.approx(float(m.group(1)), abs=0.01)
+    assert iou >= 0.8
