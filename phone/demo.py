@@ -77,7 +77,7 @@ def _finetune(start_weights, train_ds, val_ds, logs, steps, seed, quiet):
     base, _ = model_config(start_weights)
     epochs = max(1, min(4, int(steps) // 50))
     cfg = derive_config(base, STEPS_PER_EPOCH=max(1, -(-int(steps) // epochs)), IMAGES_PER_GPU=4,
-                        GPU_COUNT=1, LEARNING_RATE=float(base.LEARNING_RATE) / 5,
+                        GPU_COUNT=1, LEARNING_RATE=float(base.LEARNING_RATE) / 5, MIXED_PRECISION="auto",
                         LEARNING_RATE_WARMUP_STEPS=0)
     keras.utils.set_random_seed(int(seed))
     model = MaskRCNN("training", cfg, logs)

@@ -74,12 +74,13 @@ def color_splash(image, mask):
 
 
 def _as_rgb(image, where="image"):
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    if image.ndim != 3 or image.shape[2] not in (3, 4) or image.shape[0] < 1 or image.shape[1] < 1:
-        raise ImageReadError(f"{where}: expected an [H, W, 3] RGB image, got shape {image.shape}")
-    return image[:, :, :3]
+    """mrcnn.core.images.as_rgb with the problem as an ImageReadError naming
+    the image (one line at the command)."""
+    from mrcnn.core.images import as_rgb
+    try:
+        return as_rgb(image)
+    except ValueError as e:
+        raise ImageReadError(f"{where}: {e}") from None
 
 
 class Segmenter:

@@ -31,7 +31,7 @@ from keras import layers as KL
 from . import weights as weights_io
 from .core.anchors import compute_backbone_shapes, get_anchors_normalized
 from .core.boxes import denorm_boxes, norm_boxes
-from .core.images import resize_image
+from .core.images import as_rgb, resize_image
 from .core.masks import paste_masks
 from .core.meta import compose_image_meta, mold_image
 from .keras_h5 import attach_h5_methods
@@ -692,7 +692,7 @@ class MaskRCNN:
         if self.mode != "inference":
             raise ValueError("Create model in inference mode to detect.")
         self._check_batch(images)
-        images = [self._as_rgb(im) for im in images]
+        images = [as_rgb(im) for im in images]
         if verbose:
             log("Processing {} images".format(len(images)))
             for image in images:
@@ -725,17 +725,6 @@ class MaskRCNN:
         self.last_detect_timing = {"mold_s": t1 - t0, "model_s": t2 - t1,
                                    "unmold_s": t3 - t2, "total_s": t3 - t0}
         return results
-
-    @staticmethod
-    def _as_rgb(image):
-        image = np.asarray(image)
-        if image.ndim == 2:
-            image = np.stack([image] * 3, axis=-1)
-        if image.ndim != 3:
-            raise ValueError(f"expected an HxWx3 image, got shape {image.shape}")
-        if image.shape[-1] == 4:
-            image = image[..., :3]
-        return image
 
     def detect_molded(self, molded_images, image_metas, verbose=0):
         """Runs detection on images that are already molded (e.g. from

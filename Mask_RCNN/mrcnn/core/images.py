@@ -14,9 +14,22 @@ import numpy as np
 import scipy.ndimage
 import skimage.transform
 
-__all__ = ["resize", "resize_image", "resize_mask"]
+__all__ = ["as_rgb", "resize", "resize_image", "resize_mask"]
 
 RESIZE_MODES = ("none", "square", "pad64", "crop")
+
+
+def as_rgb(image):
+    """An image as [H, W, 3]: grey [H, W] repeated into 3 channels, RGBA
+    [H, W, 4] without its alpha. Raises ValueError (one line) for any other
+    shape or an empty image."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if (image.ndim != 3 or image.shape[2] not in (3, 4)
+            or image.shape[0] < 1 or image.shape[1] < 1):
+        raise ValueError(f"expected an [H, W, 3] RGB image, got shape {image.shape}")
+    return image[:, :, :3]
 
 
 def resize(image, output_shape, order=1, mode="constant", cval=0, clip=True,
