@@ -74,6 +74,9 @@ def _check_out(fmt, out):
         raise ExportError(f"{out}: an ONNX export needs a .onnx path")
     if fmt == "saved_model" and os.path.isfile(out):
         raise ExportError(f"{out}: exists and is a file; a SavedModel is a folder")
+    if (fmt == "saved_model" and os.path.isdir(out) and os.listdir(out)
+            and not os.path.isfile(os.path.join(out, "saved_model.pb"))):
+        raise ExportError(f"{out}: folder exists and is not a SavedModel; not replacing it")
     if fmt != "saved_model" and os.path.isdir(out):
         raise ExportError(f"{out}: exists and is a folder")
 

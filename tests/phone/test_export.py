@@ -238,6 +238,12 @@ def test_export_argument_errors(tmp_path):
         export_model(object(), "pb", str(tmp_path / "x.pb"))
     with pytest.raises(ExportError, match="not an exported model"):
         detect_format(str(tmp_path / "x.h5"))
+    keep = tmp_path / "photos"
+    keep.mkdir()
+    (keep / "a.png").write_bytes(b"x")
+    with pytest.raises(ExportError, match="not a SavedModel; not replacing"):
+        export_model(object(), "saved_model", str(keep))
+    assert (keep / "a.png").read_bytes() == b"x"
 
 
 # ------------------------------------------------------------------ command
