@@ -285,11 +285,18 @@ def measure_probe(specs, use="inference", rounds=None, budget_s=1.0):
     times the op's weight; bfloat16 adds each layer's kernel cast. Runs
     ``rounds`` rounds, else until ``budget_s`` is spent (at least 5, at
     most 30)."""
+    import tensorflow as tf
     keys = ("float32", "mixed_bfloat16", "cast")
     ops = [_probe_ops(spec, use) for spec in specs]
-    for fns in ops:                  # warm up (oneDNN primitive creation)
-        for k in keys:
-            fns["_sync"](fns[k]())
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")         # each probe op is its own tf.function: traced
+    try:                             # once on purpose, not a "retracing" problem
+        for fns in ops:              # warm up (oneDNN primitive creation)
+            for k in keys:
+                fns["_sync"](fns[k]())
+    finally:
+        logger.setLevel(level)
     best = [{k: float("inf") for k in keys} for _ in specs]
     start = time.perf_counter()
     n = 0
