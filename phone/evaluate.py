@@ -6,13 +6,17 @@ Per image:
     ap50       VOC-style AP at mask IoU 0.5 (mrcnn.utils.compute_ap)
     ap50_95    mean AP over IoU 0.5:0.05:0.95 (mrcnn.utils.compute_ap_range)
 AP is undefined (None) for an image without ground truth; the means skip it.
+Over the whole set, COCO-style mask AP (pycocotools COCOeval, iouType "segm":
+AP@[.5:.95], AP50, AP75; phone.cocoeval), the number users compare with
+detectron2 and torchvision, beside Matterport's compute_ap means.
 
 Report (JSON)::
 
     {"dataset": ..., "subset": ..., "weights": ..., "num_images": N,
      "images": [{"image", "path", "gt_instances", "pred_instances",
                  "mask_iou", "ap50", "ap50_95"}, ...],
-     "mean": {"mask_iou", "map50", "map50_95"}}
+     "mean": {"mask_iou", "map50", "map50_95"},
+     "coco": {"mask_ap", "mask_ap50", "mask_ap75"}}
 """
 import os
 import sys
@@ -92,8 +96,11 @@ def evaluate_dataset(segmenter, dataset, class_map=None, quiet=True):
     Returns the report dict (see module docstring) without the run details.
     """
     from tqdm import tqdm
+
+    from phone.cocoeval import CocoMaskEvaluator
     ids = list(dataset.image_ids)
     rows = []
+    coco = CocoMaskEvaluator()
     bs = max(1, int(segmenter.batch_size))
     with tqdm(total=len(ids), unit="img", disable=quiet, file=sys.stderr) as bar:
         for start in range(0, len(ids), bs):
@@ -105,11 +112,20 @@ def evaluate_dataset(segmenter, dataset, class_map=None, quiet=True):
                        "path": str(dataset.image_reference(image_id))}
                 row.update(evaluate_image(gt_masks, gt_ids, r, class_map=class_map, bw=bw))
                 rows.append(row)
+                keep = np.asarray(gt_ids).reshape(-1) > 0          # crowd regions aside
+                ids_pred = np.asarray(r["class_ids"]).reshape(-1)
+                if class_map:
+                    ids_pred = np.array([class_map.get(int(c), int(c)) for c in ids_pred])
+                coco.add(np.asarray(gt_masks)[:, :, keep], np.asarray(gt_ids).reshape(-1)[keep],
+                         dict(r, class_ids=ids_pred))
                 bar.update(1)
+    stats = coco.summarize()
     return {"num_images": len(rows), "images": rows,
             "mean": {"mask_iou": _mean(r["mask_iou"] for r in rows),
                      "map50": _mean(r["ap50"] for r in rows),
-                     "map50_95": _mean(r["ap50_95"] for r in rows)}}
+                     "map50_95": _mean(r["ap50_95"] for r in rows)},
+            "coco": {"mask_ap": stats["ap"], "mask_ap50": stats["ap50"],
+                     "mask_ap75": stats["ap75"]}}
 
 
 def _fmt(v, width):
@@ -130,6 +146,10 @@ def format_table(report):
     lines.append("-" * len(head))
     lines.append(f"{'mean'.ljust(name_w)}  {'':>3}  {'':>4}  {_fmt(m['mask_iou'], 8)}  "
                  f"{_fmt(m['map50'], 7)}  {_fmt(m['map50_95'], 11)}")
+    c = report.get("coco")
+    if c:
+        lines.append(f"COCO mask AP (pycocotools, segm): AP {_fmt(c['mask_ap'], 5).strip()}  "
+                     f"AP50 {_fmt(c['mask_ap50'], 5).strip()}  AP75 {_fmt(c['mask_ap75'], 5).strip()}")
     return "\n".join(lines)
 
 

@@ -97,10 +97,12 @@ class Segmenter:
     keep_class_ids: class ids that count as phone (None: every class).
     class_names: names indexed by class id, for overlays.
     model_dir: MaskRCNN model_dir (logs); default the current folder.
+    one_per_frame: keep only the highest-scoring detection of each frame
+        (one phone per frame, as in CORe50); else every kept detection.
     """
 
     def __init__(self, config=None, weights=None, model=None, score=None,
-                 keep_class_ids=None, class_names=None, model_dir=None):
+                 keep_class_ids=None, class_names=None, model_dir=None, one_per_frame=False):
         if model is None:
             from mrcnn.model import MaskRCNN
             from phone.config import PhoneInferenceConfig, inference_config
@@ -121,6 +123,7 @@ class Segmenter:
         self.model = model
         self.config = model.config
         self.score = None if score is None else float(score)
+        self.one_per_frame = bool(one_per_frame)
         self.keep_class_ids = (None if keep_class_ids is None
                                else sorted({int(c) for c in keep_class_ids}))
         n = int(self.config.NUM_CLASSES)
@@ -142,6 +145,10 @@ class Segmenter:
             keep &= scores >= self.score
         if self.keep_class_ids is not None:
             keep &= np.isin(class_ids, self.keep_class_ids)
+        if self.one_per_frame and keep.sum() > 1:
+            best = np.flatnonzero(keep)[np.argmax(scores[keep])]
+            keep = np.zeros_like(keep)
+            keep[best] = True
         masks = np.asarray(r["masks"])
         rois = np.asarray(r["rois"]).reshape(-1, 4)
         return {"rois": rois[keep].astype(np.int32), "class_ids": class_ids[keep],
@@ -208,7 +215,8 @@ def precision_line(model):
 
 
 def build_segmenter(weights=None, config_spec=None, coco_class=None, logs_dir=None,
-                    image_size=None, batch_size=1, score=None, precision=None, say=None):
+                    image_size=None, batch_size=1, score=None, precision=None, say=None,
+                    one_per_frame=False):
     """The segmenter of the phone commands, from plain option values.
 
     weights: a path, "last", "coco", "shipped", or None for the default model
@@ -218,6 +226,7 @@ def build_segmenter(weights=None, config_spec=None, coco_class=None, logs_dir=No
         with Matterport's COCO model.
     say: callable for one-line notes (which file, which config, which
         precision and why); None prints them on stderr.
+    one_per_frame: keep only the best detection of each frame.
     The weights file is resolved and checked before the model is built.
     Returns (Segmenter, weights path, class_map) where class_map maps the
     model's class id to the dataset's (COCO cell phone -> 1) or is None.
@@ -254,6 +263,6 @@ def build_segmenter(weights=None, config_spec=None, coco_class=None, logs_dir=No
     check_weights_for_config(path, config)
     seg = Segmenter(config=config, weights=path, score=score, keep_class_ids=keep,
                     class_names=class_names_for(config, coco=bool(coco_class)),
-                    model_dir=logs_dir)
+                    model_dir=logs_dir, one_per_frame=one_per_frame)
     say(precision_line(seg.model))
     return seg, path, class_map

@@ -65,13 +65,16 @@ def add_model_options(p, weights_default=None, weights_help=_DEFAULT_MODEL_HELP)
 
 
 def add_inference_options(p, batch=True):
-    """--score, --coco-class, --batch-size, --quiet."""
+    """--score, --coco-class, --one-phone, --batch-size, --quiet."""
     p.add_argument("--score", type=score, metavar="S",
                    help="minimum detection confidence (default: the config's "
                         "DETECTION_MIN_CONFIDENCE)")
     p.add_argument("--coco-class", metavar="NAME",
                    help='segment this class with the raw COCO model, no fine-tuning '
                         '(e.g. "cell phone"); --weights defaults to coco')
+    p.add_argument("--one-phone", action="store_true",
+                   help="keep only the highest-scoring detection of each frame (one phone per "
+                        "frame, as in CORe50); default: every detection above --score")
     if batch:
         p.add_argument("--batch-size", type=positive_int, metavar="N",
                        help="images per detect() call (default: 1 for --image, 4 otherwise)")
@@ -86,4 +89,5 @@ def segmenter_from_args(args, batch_size):
                            coco_class=getattr(args, "coco_class", None), logs_dir=args.logs,
                            image_size=args.image_size, batch_size=batch_size,
                            score=getattr(args, "score", None), precision=args.precision,
-                           say=None if not getattr(args, "quiet", False) else (lambda m: None))
+                           say=None if not getattr(args, "quiet", False) else (lambda m: None),
+                           one_per_frame=getattr(args, "one_phone", False))

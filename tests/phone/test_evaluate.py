@@ -183,8 +183,12 @@ def test_cli_evaluate_perfect_detector(tmp_path, dataset_dir, tiny_weights, monk
     for r in report["images"]:
         assert (r["mask_iou"], r["ap50"], r["ap50_95"]) == (1.0, 1.0, 1.0)
     assert report["mean"] == {"mask_iou": 1.0, "map50": 1.0, "map50_95": 1.0}
-    assert out.splitlines()[-2].split() == ["mean", "1.000", "1.000", "1.000"]
+    assert [ln.split() for ln in out.splitlines() if ln.startswith("mean")] == [
+        ["mean", "1.000", "1.000", "1.000"]]
     assert "one.png" in out and "two.png" in out
+    # COCO-style mask AP (pycocotools) of a perfect detector: 1.0 at every IoU
+    assert report["coco"] == {"mask_ap": 1.0, "mask_ap50": 1.0, "mask_ap75": 1.0}
+    assert "COCO mask AP (pycocotools, segm): AP 1.000  AP50 1.000  AP75 1.000" in out
 
 
 def test_cli_evaluate_degraded_detector(tmp_path, dataset_dir, tiny_weights, monkeypatch, capsys):
@@ -223,6 +227,10 @@ def test_cli_evaluate_degraded_detector(tmp_path, dataset_dir, tiny_weights, mon
         assert r["ap50_95"] == pytest.approx(ap)
         assert 0.5 < r["mask_iou"] < 0.7                     # really degraded
     assert report["mean"]["mask_iou"] == pytest.approx(np.mean([v[0] for v in expected.values()]))
+    # every instance IoU is 0.6 (40 % of rows cut): COCO counts it a hit up to IoU 0.6,
+    # so AP50 is 1 and AP75 is 0
+    assert report["coco"]["mask_ap50"] == pytest.approx(1.0)
+    assert report["coco"]["mask_ap75"] == pytest.approx(0.0)
 
 
 def test_cli_evaluate_missing_dataset(tmp_path, capsys):

@@ -224,6 +224,27 @@ def test_real_model_masks_match_detections(tiny):
 
 
 # ----------------------------------------------------------------- CLI
+def test_one_phone_per_frame_keeps_the_best_detection(tmp_path, tiny, fixed_detector, capsys):
+    from phone.segmenter import Segmenter
+    h, w = 48, 40
+    bw, r = Segmenter(model=FakeModel(1), one_per_frame=True).segment_image(noise_image(h, w, 3))
+    assert r["scores"].tolist() == pytest.approx([0.95]) and r["masks"].shape[2] == 1
+    np.testing.assert_array_equal(bw, expected_union(h, w, keep=(0,)))
+    # applied after the score / class filter: the better of the two class-1 instances
+    seg = Segmenter(model=FakeModel(1), keep_class_ids=[1], one_per_frame=True, score=0.85)
+    assert seg.segment_image(noise_image(h, w, 3))[1]["scores"].tolist() == pytest.approx([0.95])
+    seg = Segmenter(model=FakeModel(1), one_per_frame=True, score=0.99)      # nothing left
+    assert seg.segment_image(noise_image(h, w, 3))[1]["masks"].shape == (h, w, 0)
+    # the command's --one-phone
+    _, weights = tiny
+    write_rgb(tmp_path / "f.png", noise_image(h, w, 4))
+    code, _, err = run_cli(["segment", "--image", tmp_path / "f.png", "--out", tmp_path / "o",
+                            "--weights", weights, "--config", TINY, "--one-phone"], capsys)
+    assert code == 0, err
+    np.testing.assert_array_equal(read_mask(tmp_path / "o" / "f_mask.png"),
+                                  expected_union(h, w, keep=(0,)))
+
+
 def test_cli_image_writes_exact_mask_and_overlay(tmp_path, tiny, fixed_detector, capsys):
     _, weights = tiny
     image = noise_image(45, 77, 6)
