@@ -272,6 +272,12 @@ def test_training_with_given_rois(tmp_path):
     # Matterport's order: the 7 standard inputs, then the random ROIs
     assert inputs[7].shape == (1, cfg.POST_NMS_ROIS_TRAINING, 4)
     inputs = dict(zip(INPUT_NAMES + ("input_roi",), inputs[:8]))
+    # The first ROIs are the gt boxes themselves: positives whatever the
+    # random ROIs are (their generator draws from the global numpy RNG).
+    gt = inputs["input_gt_boxes"][0][inputs["input_gt_class_ids"][0] > 0]
+    assert len(gt) >= 1
+    inputs["input_roi"] = inputs["input_roi"].copy()
+    inputs["input_roi"][0, :len(gt)] = gt
     inputs["input_gt_masks"] = inputs["input_gt_masks"].astype(np.uint8)
     model.set_trainable(".*", verbose=0)
     model.compile(0.01, 0.9)
