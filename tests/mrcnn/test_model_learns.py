@@ -15,8 +15,10 @@ IoUs move in the third decimal between runs.
 Bounds: after TRAIN_STEPS steps on N_FRAMES frames of 128 px every frame's
 best detection has box IoU >= BOX_IOU_MIN and mask IoU >= MASK_IOU_MIN with
 its phone. Measured in 3 runs (2 cores): box IoU 0.94-1.0, mask IoU
-0.90-0.94 on every frame, so 0.7 leaves a wide margin; with shuffled or
-zeroed weights no frame passes.
+0.90-0.94 on every frame. The mask bound is 0.8, not 0.7: with the mask loss
+zeroed on purpose (the mask head never trains) the boxes were still perfect
+and the mask IoUs 0.38, 0.48, 0.56 and 0.74 -- a mask that roughly fills a
+good box can reach 0.7. With shuffled or zeroed weights no frame passes.
 The references (box from the mask's extent, IoU by counting pixels) are
 computed here with numpy, not with mrcnn.utils.
 """
@@ -35,7 +37,7 @@ SIZE = 128
 TRAIN_STEPS = 240
 SEED = 3
 BOX_IOU_MIN = 0.7
-MASK_IOU_MIN = 0.7
+MASK_IOU_MIN = 0.8
 
 
 class FramesDataset(utils.Dataset):

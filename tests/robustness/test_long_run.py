@@ -67,7 +67,6 @@ def test_segmenter_batches_trace_once(model):
     assert model.trace_count == before == 1
 
 
-@pytest.mark.slow  # a subprocess: TensorFlow import, model build, 60 calls
 def test_long_run_benchmark_smoke(tmp_path):
     """60 calls of the tiny model: no retrace, and --check passes with a
     growth bound of 200 MiB per 1000 calls (a leak of 0.2 MiB a call fails;
@@ -100,7 +99,6 @@ def _long_run_module():
     return mod
 
 
-@pytest.mark.slow  # builds the tiny model and makes 60 calls
 def test_long_run_check_fails_on_a_leak(monkeypatch, capsys):
     """The same bound fails when detect() leaks 1 MiB a call (injected)."""
     from mrcnn.model import MaskRCNN
