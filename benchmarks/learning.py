@@ -290,7 +290,8 @@ def print_evaluation(ev):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--recipe", choices=sorted(RECIPES), default="default",
-                   help="defaults for the options below (shipped: the model in phone/models)")
+                   help="defaults for the options below (shipped, shipped-negatives: the two "
+                        "stages of the model in phone/models)")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None,
                    help="checkpoints (= learning-curve points) over the run")
