@@ -46,7 +46,7 @@ def _frames(n, size, seed=0):
 def _segmenter(spec):
     import importlib
     import keras
-    from phone.cli import derive_config
+    from phone.config import derive_config
     from phone.segment import Segmenter
     module, name = CONFIGS[spec["config"]]
     config = getattr(importlib.import_module(module), name)()

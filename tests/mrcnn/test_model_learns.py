@@ -109,7 +109,7 @@ def failures(scores):
 
 
 def scratch_configs():
-    from phone.cli import derive_config
+    from phone.config import derive_config
     from phone.config import PhoneScratchConfig, PhoneScratchInferenceConfig
     common = dict(MIXED_PRECISION=None, IMAGE_MIN_DIM=SIZE, IMAGE_MAX_DIM=SIZE)
     train = derive_config(PhoneScratchConfig(), IMAGES_PER_GPU=N_FRAMES,

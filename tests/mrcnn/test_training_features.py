@@ -382,7 +382,8 @@ def test_get_imagenet_weights_downloads_once_with_fake_opener(tiny_inference, tm
                                                               monkeypatch):
     from mrcnn.core import download as D
     data = b"fake resnet50 weights" * 100
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("MRCNN_HOME", str(tmp_path))         # the user cache (mrcnn.core.download)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))   # no copy in Keras' cache
     monkeypatch.setattr(D, "IMAGENET_RESNET50_MD5", hashlib.md5(data).hexdigest())
     seen = []
 
