@@ -561,8 +561,16 @@ def test_round_trip_on_the_bundled_frames_with_a_trained_model(tmp_path, trained
             np.round(r["scores"][keep], 3).tolist(), abs=1e-6)
         if model.shape[2]:
             assert iou(back.any(2), model.any(2)) >= 0.95
-            ious = [iou(back[:, :, i], model[:, :, i]) for i in range(model.shape[2])]
-            assert np.mean(ious) >= 0.95, ious
+            # per instance, weighted by size: a blob of a few pixels (this 80-step
+            # model, trained nondeterministically by oneDNN, makes some at score >= 0)
+            # cannot survive polygon simplification at 0.95 and would make an unweighted
+            # mean flip from run to run; phone-sized instances must each hold up
+            inter = [(back[:, :, i] & model[:, :, i]).sum() for i in range(model.shape[2])]
+            union = [(back[:, :, i] | model[:, :, i]).sum() for i in range(model.shape[2])]
+            assert sum(inter) / sum(union) >= 0.95, (inter, union)
+            for i in range(model.shape[2]):
+                if model[:, :, i].sum() >= 100:
+                    assert inter[i] / union[i] >= 0.9, (i, inter[i], union[i])
             checked += 1
     assert checked >= 1
     ds = PhoneDataset()
