@@ -154,35 +154,6 @@ def make_splits(args, work, exclude_real):
     return tag, train_dir, val_dir, test_dir
 
 
-def train_from(init, train_ds, val_ds, steps, logs_dir, seed=0, verbose=1, epochs=None,
-               epoch_log=None, **overrides):
-    """Like phone.learning.train_scratch, but starts from the weights file
-    ``init`` (loaded by name into the training model of the same config):
-    fine-tuning, all layers. Returns (checkpoint path, History, seconds)."""
-    import keras
-    from mrcnn.model import MaskRCNN
-    from phone import learning
-    from phone.train import build_augmentation
-    cfg, epochs = learning.scratch_config(steps, epochs=epochs, **overrides)
-    keras.utils.set_random_seed(int(seed))
-    model = MaskRCNN("training", cfg, logs_dir)
-    model.load_weights(init, by_name=True)
-    t = time.time()
-
-    class _EpochLog(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch_log is not None:
-                epoch_log.append({"epoch": epoch + 1, "step": (epoch + 1) * cfg.STEPS_PER_EPOCH,
-                                  "seconds": time.time() - t,
-                                  "checkpoint": model.checkpoint_path.format(epoch=epoch + 1),
-                                  "loss": float((logs or {}).get("loss", float("nan")))})
-
-    history = model.train(train_ds, val_ds, learning_rate=cfg.LEARNING_RATE,
-                          epochs=epochs, layers="all", augmentation=build_augmentation(),
-                          custom_callbacks=[_EpochLog()], verbose=verbose, seed=int(seed))
-    return model.find_last(), history, time.time() - t
-
-
 def export_inference(checkpoint, path, **overrides):
     """Writes ``checkpoint`` to ``path`` with MaskRCNN.save_weights from the
     inference model of the same config (so the file stores that config and
@@ -206,16 +177,11 @@ def run_one(args, work, exclude_real, score_real):
     val_ds = learning.load_split(val_dir, keep_empty=keep_empty)
     epoch_log = []
     verbose = 1 if args.progress else (2 if args.verbose else 0)
-    if args.init:
-        ckpt, history, secs = train_from(
-            args.init, train_ds, val_ds, args.steps, os.path.join(work, f"logs_{tag}"),
-            seed=args.seed, verbose=verbose, epochs=args.epochs, epoch_log=epoch_log,
-            **args.overrides)
-    else:
-        ckpt, history, secs = learning.train_scratch(
-            train_ds, val_ds, args.steps, os.path.join(work, f"logs_{tag}"),
-            seed=args.seed, verbose=verbose, epochs=args.epochs,
-            epoch_log=epoch_log, **args.overrides)
+    # from scratch, or fine-tuning the weights file --init (loaded by name)
+    ckpt, history, secs = learning.train_scratch(
+        train_ds, val_ds, args.steps, os.path.join(work, f"logs_{tag}"),
+        seed=args.seed, verbose=verbose, epochs=args.epochs, epoch_log=epoch_log,
+        init=args.init or None, **args.overrides)
     test_ds = learning.load_split(test_dir)
     real_ds_scored = learning.load_real(
         exclude=[n for n in learning.real_frame_names() if n not in score_real])

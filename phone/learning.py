@@ -96,8 +96,10 @@ def scratch_config(steps, batch_size=None, epochs=None, **overrides):
 
 
 def train_scratch(train_ds, val_ds, steps, logs_dir, seed=0, batch_size=None,
-                  augment=True, verbose=1, epochs=None, epoch_log=None, **overrides):
-    """Trains PhoneScratchConfig from random weights for ``steps`` steps.
+                  augment=True, verbose=1, epochs=None, epoch_log=None, init=None,
+                  **overrides):
+    """Trains PhoneScratchConfig from random weights for ``steps`` steps
+    (from the weights file ``init``, loaded by name, when given: fine-tuning).
 
     epochs: number of checkpoints (default: scratch_config's choice).
     epoch_log: a list; gets one dict per finished epoch: epoch, step,
@@ -110,6 +112,8 @@ def train_scratch(train_ds, val_ds, steps, logs_dir, seed=0, batch_size=None,
     cfg, epochs = scratch_config(steps, batch_size, epochs=epochs, **overrides)
     keras.utils.set_random_seed(int(seed))
     model = MaskRCNN("training", cfg, logs_dir)
+    if init is not None:
+        model.load_weights(init, by_name=True)
     t = time.time()
 
     class _EpochLog(keras.callbacks.Callback):
