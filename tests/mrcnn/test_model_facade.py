@@ -16,7 +16,6 @@ from mrcnn.config import Config
 
 MANIFEST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         "data", "coco_weights_manifest.json")
-FIDELITY = pytest.mark.xfail(strict=False, reason="restored on branch fidelity")
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +146,6 @@ class _TargetsConfig(Config):
     MASK_SHAPE = [28, 28]
 
 
-@FIDELITY
 def test_detection_targets_graph_matterport_signature():
     """detection_targets_graph(proposals, gt_class_ids, gt_boxes, gt_masks,
     config): a proposal equal to a gt box is positive with zero deltas."""
@@ -174,7 +172,6 @@ class _DetectConfig(Config):
     DETECTION_NMS_THRESHOLD = 0.3
 
 
-@FIDELITY
 def test_refine_detections_graph_matterport_signature():
     """refine_detections_graph(rois, probs, deltas, window, config): zero
     deltas keep the ROI, background and low scores are dropped."""
