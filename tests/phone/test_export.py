@@ -297,3 +297,41 @@ def test_command_argument_errors(tmp_path):
         cmd, args = _parse(argv)
         with pytest.raises((CommandError, WeightsError), match=words):
             cmd.run(args)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", [
+    "saved_model",
+    pytest.param("onnx", marks=pytest.mark.xfail(
+        strict=False, reason="known: the shipped model's ONNX export fails its own "
+        "verification (synthetic frame 19: 2 instances vs 2, mask IoU 0.938 < 0.99); "
+        "not fixed yet")),
+    pytest.param("tflite", marks=pytest.mark.xfail(
+        strict=False, reason="known: the shipped model's TFLite export fails its own "
+        "verification (synthetic frame 6: same instance count, mask IoU 0.957 < 0.99); "
+        "not fixed yet"))])
+def test_shipped_model_exports_exactly(fmt, frames, tmp_path):
+    """The issue's bar without tolerance, on the model users deploy: the
+    shipped phone model's export, run in a fresh process, gives phone
+    segment's instance count on every one of the 24 frames and mask IoU >=
+    0.99 (the random-weights model above ties scores; this one does not)."""
+    from phone import paths
+    from phone.export import export_model
+    from phone.segmenter import Segmenter
+    seg = Segmenter(weights=paths.shipped_model_path())
+    ref = seg.segment_images([im for _, im in frames])
+    assert sum(len(r["class_ids"]) for _, r in ref) >= 20      # something to compare
+    out = tmp_path / OUT[fmt]
+    report = export_model(seg, fmt, str(out), verify_images=frames, quiet=True)
+    assert report["verification"]["ok"]
+    npz, result = tmp_path / "frames.npz", tmp_path / "out.npz"
+    np.savez(npz, images=np.stack([im for _, im in frames]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.join(REPO, "Mask_RCNN"), REPO, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", _FRESH, fmt, str(out), str(npz),
+                           str(result)], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = np.load(result)
+    for i, ((name, _), (ref_bw, r)) in enumerate(zip(frames, ref)):
+        assert got["counts"][i] == len(r["class_ids"]), name
+        assert _iou(got["masks"][i], ref_bw) >= 0.99, name
