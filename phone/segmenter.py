@@ -40,13 +40,14 @@ def load_inference_weights(model, path):
     return sorted(loaded)
 
 
-def check_weights_for_config(path, config=None):
+def check_weights_for_config(path, config=None, num_classes=None):
     """Fail early (before building the model) when a weights file is not a
     Keras weights file, has no Mask R-CNN head, or (with ``config``) cannot
-    fit the config's class count. Raises WeightsError (one line)."""
-    from phone.weights import check_weights_file, file_num_classes
-    check_weights_file(path)
-    n = file_num_classes(path)
+    fit the config's class count. ``num_classes``: the file's class count
+    when the caller already read it (the file is then not opened again).
+    Returns the file's class count. Raises WeightsError (one line)."""
+    from phone.weights import file_num_classes
+    n = file_num_classes(path) if num_classes is None else int(num_classes)
     if n is None:
         raise WeightsError(f"{path}: has no Mask R-CNN head (mrcnn_class_logits); backbone-only "
                            f"weights such as ImageNet's cannot segment: train first")
@@ -55,6 +56,7 @@ def check_weights_for_config(path, config=None):
                 "with 'phone train --weights coco')" if n == 81 else "")
         raise WeightsError(f"{path}: trained for {n} classes but the config "
                            f"({type(config).__name__}) has NUM_CLASSES = {config.NUM_CLASSES}{hint}")
+    return n
 
 
 def color_splash(image, mask):
@@ -252,7 +254,7 @@ def build_segmenter(weights=None, config_spec=None, coco_class=None, logs_dir=No
         path, kind = resolve_weights(weights or "coco", logs_dir=logs_dir, name=name,
                                      verbose=1)
         say(f"Weights: {path}" + ("" if kind == "path" else f" (--weights {kind})"))
-    check_weights_for_config(path)
+    num_classes = check_weights_for_config(path)
     config, how = model_config(path, config_spec=config_spec, coco=bool(coco_class) and not config_spec)
     config = inference_config(config, batch_size=batch_size, score=score, precision=precision,
                               image_size=image_size)
@@ -260,7 +262,7 @@ def build_segmenter(weights=None, config_spec=None, coco_class=None, logs_dir=No
     if coco_class and int(config.NUM_CLASSES) != len(COCO_CLASS_NAMES):
         raise CommandError(f"--coco-class needs a config with NUM_CLASSES = "
                            f"{len(COCO_CLASS_NAMES)} (the COCO model), got {config.NUM_CLASSES}")
-    check_weights_for_config(path, config)
+    check_weights_for_config(path, config, num_classes=num_classes)
     seg = Segmenter(config=config, weights=path, score=score, keep_class_ids=keep,
                     class_names=class_names_for(config, coco=bool(coco_class)),
                     model_dir=logs_dir, one_per_frame=one_per_frame)
