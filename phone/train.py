@@ -101,11 +101,9 @@ def resolve_start_weights(spec, config, logs_dir, verbose=1):
     have by name.
     Returns (path, kind, exclude list). Raises WeightsError.
     """
-    from phone.weights import (CLASS_SPECIFIC_LAYERS, check_weights_file,
-                               file_num_classes, resolve_weights)
+    from phone.weights import CLASS_SPECIFIC_LAYERS, file_num_classes, resolve_weights
     path, kind = resolve_weights(spec, logs_dir=logs_dir, name=config.NAME, verbose=verbose)
-    check_weights_file(path)
-    n = file_num_classes(path)
+    n = file_num_classes(path)          # also rejects files that are not Keras weights
     exclude = []
     if kind == "coco" or (n is not None and n != int(config.NUM_CLASSES)):
         exclude = list(CLASS_SPECIFIC_LAYERS)
