@@ -21,6 +21,8 @@ from .precision import POLICIES
 _RESIZE_MODES = ("none", "square", "pad64", "crop")
 _LR_SCHEDULES = (None, "cosine", "step")
 _NORMS = ("batch", "group")
+#: How the detection-target layer counts negative ROIs (ROI_SAMPLING).
+ROI_SAMPLING_RULES = ("ratio", "fill")
 
 
 class Config(object):
@@ -73,9 +75,10 @@ class Config(object):
     POST_NMS_ROIS_INFERENCE = 1000
 
     # Train on images without any instance too (Matterport's generator
-    # skips them): their anchors are all RPN negatives and their ROIs all
-    # background, which teaches the model what is *not* an object (e.g. an
-    # empty hand for a phone detector). Off by default, as Matterport.
+    # skips them): their anchors are all RPN negatives, which teaches the RPN
+    # what is *not* an object (e.g. an empty hand for a phone detector); the
+    # classifier head learns it too with ROI_SAMPLING = "fill". Off by
+    # default, as Matterport.
     TRAIN_ON_EMPTY_IMAGES = False
 
     # ---- masks -------------------------------------------------------
@@ -98,6 +101,13 @@ class Config(object):
     # ---- ROIs --------------------------------------------------------
     TRAIN_ROIS_PER_IMAGE = 200
     ROI_POSITIVE_RATIO = 0.33
+    # How many negative ROIs the head trains on. "ratio" (Matterport):
+    # positives / ROI_POSITIVE_RATIO - positives, so an image with no
+    # positive ROI (an empty image, or early in training) trains the heads
+    # on no ROI at all. "fill" (torchvision and detectron2): negatives fill
+    # TRAIN_ROIS_PER_IMAGE, so empty images teach the classifier what is
+    # not an object (use it with TRAIN_ON_EMPTY_IMAGES).
+    ROI_SAMPLING = "ratio"
     POOL_SIZE = 7
     MAX_GT_INSTANCES = 100
 
@@ -306,6 +316,9 @@ class Config(object):
         if not 0 < float(self.ROI_POSITIVE_RATIO) <= 1:
             problems.append("ROI_POSITIVE_RATIO must be in (0, 1], got %r"
                             % (self.ROI_POSITIVE_RATIO,))
+        if self.ROI_SAMPLING not in ROI_SAMPLING_RULES:
+            problems.append("ROI_SAMPLING must be one of %s, got %r"
+                            % (ROI_SAMPLING_RULES, self.ROI_SAMPLING))
         if int(self.MAX_GT_INSTANCES) < 1:
             problems.append("MAX_GT_INSTANCES must be >= 1")
         if int(self.IMAGE_CHANNEL_COUNT) < 1:

@@ -74,6 +74,7 @@ def test_display_sorted_and_to_dict(capsys):
     ({"BACKBONE": "vgg"}, "BACKBONE"),
     ({"LEARNING_RATE_SCHEDULE": "linear"}, "LEARNING_RATE_SCHEDULE"),
     ({"BACKBONE_NORM": "layer"}, "BACKBONE_NORM"),
+    ({"ROI_SAMPLING": "balanced"}, "ROI_SAMPLING"),
 ])
 def test_validate_rejects(attrs, fragment):
     C = type("Bad", (Config,), dict({"NUM_CLASSES": 2}, **attrs))

@@ -478,6 +478,57 @@ def test_detection_target_layer_constructed_case():
     assert pos0 == [0, 1, 2]
 
 
+def _empty_image_case():
+    """One image with no gt box at all (rows zero padded) and 9 proposals."""
+    rng = np.random.default_rng(31)
+    y1x1 = rng.uniform(0.0, 0.6, size=(9, 2))
+    hw = rng.uniform(0.1, 0.3, size=(9, 2))
+    props = np.concatenate([y1x1, y1x1 + hw], axis=1).astype(np.float32)
+    proposals = np.concatenate([props, np.zeros((3, 4), np.float32)])[None]
+    return (proposals, np.zeros((1, 4), np.int32), np.zeros((1, 4, 4), np.float32),
+            np.zeros((1,) + MINI + (4,), bool))
+
+
+@pytest.mark.parametrize("rule, want_rois", [("ratio", 0), ("fill", 9)])
+def test_detection_target_layer_empty_image(rule, want_rois):
+    # "ratio" (Matterport): no positive -> no negative, the heads see no ROI;
+    # "fill": all 9 proposals are sampled as background (T = 12 > 9).
+    tf.random.set_seed(0)
+    proposals, gt_ids, gt_boxes, gt_masks = _empty_image_case()
+    layer = DetectionTargetLayer(train_rois_per_image=12, roi_positive_ratio=0.33,
+                                 bbox_std_dev=STD, mask_shape=MASK,
+                                 use_mini_mask=True, roi_sampling=rule)
+    rois, cls, bbox, masks = (np.asarray(x) for x in layer(
+        [const(proposals), const(gt_ids, tf.int32), const(gt_boxes),
+         const(gt_masks, tf.bool)]))
+    real = np.abs(rois[0]).sum(-1) > 0
+    assert int(real.sum()) == want_rois
+    assert (cls == 0).all() and (bbox == 0).all() and (masks == 0).all()
+    got = sorted(_row_index(r, proposals[0, :9]) for r in rois[0, real])
+    assert got == list(range(want_rois))
+
+
+def test_detection_target_layer_fill_counts():
+    # "fill": positives capped at int(T * ratio) = 3 as with "ratio", then
+    # negatives up to T - 3 = 9, bounded by the 5 clear negatives available.
+    tf.random.set_seed(0)
+    proposals, gt_ids, gt_boxes, gt_masks = _targets_case()
+    T = 12
+    layer = DetectionTargetLayer(train_rois_per_image=T, roi_positive_ratio=0.33,
+                                 bbox_std_dev=STD, mask_shape=MASK,
+                                 use_mini_mask=True, roi_sampling="fill")
+    rois, cls, _, _ = (np.asarray(x) for x in layer(
+        [const(proposals), const(gt_ids, tf.int32), const(gt_boxes),
+         const(gt_masks, tf.bool)]))
+    for b in range(2):
+        real = np.abs(rois[b]).sum(-1) > 0
+        assert int((cls[b] > 0).sum()) == 3
+        assert int(real.sum()) == 3 + 5
+    with pytest.raises(ValueError, match="ROI_SAMPLING"):
+        DetectionTargetLayer(train_rois_per_image=T, roi_sampling="balanced")
+    assert layer.get_config()["roi_sampling"] == "fill"
+
+
 def test_detection_target_layer_full_masks():
     H = W = 24
     yy, xx = np.mgrid[:H, :W]

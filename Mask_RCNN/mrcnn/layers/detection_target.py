@@ -19,26 +19,41 @@ import numpy as np
 import tensorflow as tf
 
 from .box_ops import box_refinement_graph, overlaps_graph, trim_zeros_graph
+from ..config import ROI_SAMPLING_RULES
 from .misc import Float32Layer, config_value
+
+
+def check_roi_sampling(rule):
+    """``rule`` if it is one of ROI_SAMPLING_RULES, else ValueError."""
+    if rule not in ROI_SAMPLING_RULES:
+        raise ValueError("ROI_SAMPLING must be one of %s, got %r"
+                         % (", ".join(ROI_SAMPLING_RULES), rule))
+    return rule
 
 
 def detection_targets_graph(proposals, gt_class_ids, gt_boxes, gt_masks,
                             config=None, *, train_rois_per_image=None,
                             roi_positive_ratio=None, bbox_std_dev=None,
-                            mask_shape=None, use_mini_mask=None):
+                            mask_shape=None, use_mini_mask=None,
+                            roi_sampling=None):
     """Targets for one image (Matterport's detection_targets_graph).
 
     Positive ROIs have IoU >= 0.5 with a non-crowd gt box; negatives have
     IoU < 0.5 with all of them and < 0.001 with every crowd box. At most
-    T * roi_positive_ratio positives are sampled at random, then negatives
-    so that positives make up roi_positive_ratio. Output is zero padded.
+    T * roi_positive_ratio positives are sampled at random, then negatives:
+    roi_sampling "ratio" (Matterport's rule) takes P / roi_positive_ratio - P
+    of them, so that positives make up roi_positive_ratio and an image with
+    no positive ROI gives no ROI at all; "fill" (torchvision's and
+    detectron2's rule) takes T - P of them, so every image with proposals
+    trains the classifier, an image without any object included. Output is
+    zero padded.
 
     proposals: [P, (y1, x1, y2, x2)] normalised, zero padded
     gt_class_ids: [G] int; gt_boxes: [G, (y1, x1, y2, x2)] normalised
     gt_masks: [height, width, G] (mini or full masks)
     config: a Config (Matterport's call); the keyword settings override it
         (TRAIN_ROIS_PER_IMAGE, ROI_POSITIVE_RATIO, BBOX_STD_DEV, MASK_SHAPE,
-        USE_MINI_MASK; Matterport's defaults without either).
+        USE_MINI_MASK, ROI_SAMPLING; Matterport's defaults without either).
     Returns: rois [T, 4], class_ids [T] int32, deltas [T, 4],
         masks [T, MASK_SHAPE[0], MASK_SHAPE[1]] with T = TRAIN_ROIS_PER_IMAGE.
     """
@@ -52,6 +67,8 @@ def detection_targets_graph(proposals, gt_class_ids, gt_boxes, gt_masks,
                                                mask_shape, [28, 28])]
     use_mini_mask = bool(config_value(config, "USE_MINI_MASK", use_mini_mask,
                                       True))
+    roi_sampling = check_roi_sampling(config_value(
+        config, "ROI_SAMPLING", roi_sampling, "ratio"))
     proposals, _ = trim_zeros_graph(proposals, name="trim_proposals")
     gt_boxes, non_zeros = trim_zeros_graph(gt_boxes, name="trim_gt_boxes")
     gt_class_ids = tf.boolean_mask(gt_class_ids, non_zeros)
@@ -80,9 +97,12 @@ def detection_targets_graph(proposals, gt_class_ids, gt_boxes, gt_masks,
     positive_count = int(train_rois_per_image * roi_positive_ratio)
     positive_indices = tf.random.shuffle(positive_indices)[:positive_count]
     positive_count = tf.shape(positive_indices)[0]
-    r = 1.0 / roi_positive_ratio
-    negative_count = tf.cast(r * tf.cast(positive_count, tf.float32),
-                             tf.int32) - positive_count
+    if roi_sampling == "fill":
+        negative_count = train_rois_per_image - positive_count
+    else:
+        r = 1.0 / roi_positive_ratio
+        negative_count = tf.cast(r * tf.cast(positive_count, tf.float32),
+                                 tf.int32) - positive_count
     negative_indices = tf.random.shuffle(negative_indices)[:negative_count]
 
     positive_rois = tf.gather(proposals, positive_indices)
@@ -145,7 +165,7 @@ class DetectionTargetLayer(Float32Layer):
 
     def __init__(self, config=None, train_rois_per_image=None,
                  roi_positive_ratio=None, bbox_std_dev=None, mask_shape=None,
-                 use_mini_mask=None, **kwargs):
+                 use_mini_mask=None, roi_sampling=None, **kwargs):
         super().__init__(**kwargs)
 
         pick = functools.partial(config_value, config)
@@ -158,6 +178,8 @@ class DetectionTargetLayer(Float32Layer):
         self.mask_shape = [int(v) for v in pick("MASK_SHAPE", mask_shape,
                                                 [28, 28])]
         self.use_mini_mask = bool(pick("USE_MINI_MASK", use_mini_mask, True))
+        self.roi_sampling = check_roi_sampling(
+            pick("ROI_SAMPLING", roi_sampling, "ratio"))
 
     def call(self, inputs):
         proposals, gt_class_ids, gt_boxes, gt_masks = inputs
@@ -169,7 +191,8 @@ class DetectionTargetLayer(Float32Layer):
                 *args, train_rois_per_image=t,
                 roi_positive_ratio=self.roi_positive_ratio,
                 bbox_std_dev=self.bbox_std_dev, mask_shape=self.mask_shape,
-                use_mini_mask=self.use_mini_mask)
+                use_mini_mask=self.use_mini_mask,
+                roi_sampling=self.roi_sampling)
 
         return tf.map_fn(
             one, (proposals, gt_class_ids, gt_boxes, gt_masks),
@@ -189,5 +212,6 @@ class DetectionTargetLayer(Float32Layer):
                       roi_positive_ratio=self.roi_positive_ratio,
                       bbox_std_dev=self.bbox_std_dev,
                       mask_shape=self.mask_shape,
-                      use_mini_mask=self.use_mini_mask)
+                      use_mini_mask=self.use_mini_mask,
+                      roi_sampling=self.roi_sampling)
         return config
