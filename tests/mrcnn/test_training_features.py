@@ -424,19 +424,65 @@ def test_get_imagenet_weights_downloads_once_with_fake_opener(tiny_inference, tm
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="MaskRCNN.train with USE_RPN_ROIS=False: "
-                   "MaskRCNNSequence does not feed input_roi (Matterport's data_generator "
-                   "passes random_rois=POST_NMS_ROIS_TRAINING); fix in mrcnn/data/generator.py")
 def test_train_method_with_given_rois(tmp_path):
+    """MaskRCNN.train with USE_RPN_ROIS=False: MaskRCNNSequence feeds
+    input_roi (random ROIs around the gt boxes) and the heads learn from it."""
+    from mrcnn.data.generator import MaskRCNNSequence
     from shapes import ShapesDataset
 
     class R(TinyLight):
         USE_RPN_ROIS = False
+    cfg = R()
     ds = ShapesDataset()
     ds.load_shapes(2, 64, seed=5)
     ds.prepare()
+    batch = MaskRCNNSequence(ds, cfg, shuffle=False, seed=0, workers=1)[0]
+    rois = batch["input_roi"]
+    assert rois.shape == (cfg.BATCH_SIZE, cfg.POST_NMS_ROIS_TRAINING, 4)
+    assert (rois[..., 2] > rois[..., 0]).all() and (rois[..., 3] > rois[..., 1]).all()
+    assert rois.min() >= 0 and rois[..., 2:].max() <= 64
     keras.utils.set_random_seed(0)
-    model = MaskRCNN("training", R(), str(tmp_path))
+    model = MaskRCNN("training", cfg, str(tmp_path))
+    before = model.keras_model.get_layer("mrcnn_mask").weights[0].numpy().copy()
     history = model.train(ds, ds, learning_rate=0.01, epochs=1, layers="all", verbose=0,
                           seed=0, workers=1)
     assert np.isfinite(history.history["loss"][0])
+    after = model.keras_model.get_layer("mrcnn_mask").weights[0].numpy()
+    assert np.abs(after - before).max() > 0
+
+
+# ------------------------------------------------------------ ROI_SAMPLING
+def test_roi_sampling_reaches_the_target_layer_and_trains_on_an_empty_image(tmp_path):
+    """Config.ROI_SAMPLING = "fill" with TRAIN_ON_EMPTY_IMAGES: an image with
+    no object still gives the classifier real background ROIs (and the step
+    changes the classifier), where Matterport's "ratio" gives none: its class
+    loss then only sees the all-zero padding rows."""
+    from mrcnn.data.generator import MaskRCNNSequence
+    from shapes import ShapesDataset
+
+    ds = ShapesDataset()
+    ds.load_shapes(1, 64, seed=5)
+    ds.prepare()
+    ds.load_mask = lambda image_id: (np.zeros((64, 64, 0), bool), np.zeros(0, np.int32))
+    results = {}
+    for rule in ("ratio", "fill"):
+        class R(TinyLight):
+            TRAIN_ON_EMPTY_IMAGES = True
+            ROI_SAMPLING = rule
+        cfg = R()
+        keras.utils.set_random_seed(0)
+        model = MaskRCNN("training", cfg, str(tmp_path / rule))
+        km = model.keras_model
+        assert km.get_layer("proposal_targets").roi_sampling == rule
+        batch = MaskRCNNSequence(ds, cfg, shuffle=False, seed=0, workers=1)[0]
+        assert not batch["input_gt_class_ids"].any()
+        rois = keras.Model(km.inputs, km.get_layer("output_rois").output)(batch)
+        n_rois = int((np.abs(np.asarray(rois)).sum(-1) > 0).sum())
+        model.set_trainable(".*", verbose=0)
+        model.compile(0.01, 0.9)
+        before = km.get_layer("mrcnn_class_logits").weights[0].numpy().copy()
+        logs = km.train_on_batch(batch, return_dict=True)
+        moved = np.abs(km.get_layer("mrcnn_class_logits").weights[0].numpy() - before).max()
+        results[rule] = (n_rois, moved)
+    assert results["ratio"][0] == 0
+    assert results["fill"][0] > 0 and results["fill"][1] > 0

@@ -337,7 +337,10 @@ class MaskRCNNSequence(keras.utils.PyDataset):
     Batch idx of an epoch takes images from that epoch's order starting at
     idx * batch_size (wrapping around); images without instances are skipped
     (and left out of the following epochs' orders) unless
-    config.TRAIN_ON_EMPTY_IMAGES.
+    config.TRAIN_ON_EMPTY_IMAGES. With config.USE_RPN_ROIS False the batches
+    also hold "input_roi": [B, POST_NMS_ROIS_TRAINING, (y1, x1, y2, x2)] in
+    pixels, from generate_random_rois (what Matterport's data_generator
+    gives with random_rois; its train() never asked for them).
     """
 
     def __init__(self, dataset, config, shuffle=True, augmentation=None,
@@ -441,6 +444,10 @@ class MaskRCNNSequence(keras.utils.PyDataset):
                                      % (_describe(self.dataset, image_id),
                                         type(e).__name__, e)) from e
             class_ids, boxes, masks = _subsample_gt(class_ids, boxes, masks, G, rng)
+            if not config.USE_RPN_ROIS:
+                n_rois = int(config.POST_NMS_ROIS_TRAINING)
+                rois = generate_random_rois(image.shape, n_rois,
+                                            class_ids, boxes, rng=rng)
             if batch is None:
                 batch = {
                     "input_image": np.zeros((B,) + image.shape, np.float32),
@@ -457,6 +464,8 @@ class MaskRCNNSequence(keras.utils.PyDataset):
                     "input_gt_masks": np.zeros(
                         (B, masks.shape[0], masks.shape[1], G), np.uint8),
                 }
+                if not config.USE_RPN_ROIS:
+                    batch["input_roi"] = np.zeros((B, n_rois, 4), np.float32)
             elif batch["input_image"].shape[1:] != image.shape:
                 raise ImageDataError(
                     "%s: resized image shape %s differs from the batch's %s; "
@@ -471,6 +480,8 @@ class MaskRCNNSequence(keras.utils.PyDataset):
             batch["input_gt_class_ids"][b, :k] = class_ids
             batch["input_gt_boxes"][b, :k] = boxes
             batch["input_gt_masks"][b, :, :, :k] = masks
+            if not config.USE_RPN_ROIS:
+                batch["input_roi"][b] = rois
             b += 1
         if b < B:
             raise ValueError(
