@@ -11,6 +11,7 @@ import pathlib
 import re
 
 import cv2
+import fakecam
 import numpy as np
 import pytest
 
@@ -31,11 +32,12 @@ def _runner():
 run_notebooks = _runner()
 
 
-def execute(name, tmp_path, **params):
-    """Run notebooks/NAME.ipynb with params; returns (notebook, all printed text)."""
+def execute(name, tmp_path, env=None, **params):
+    """Run notebooks/NAME.ipynb with params (env: extra kernel environment
+    variables); returns (notebook, all printed text)."""
     out = tmp_path / f"{name}.executed.ipynb"
     nb = run_notebooks.execute_notebook(NOTEBOOKS / f"{name}.ipynb", parameters=params,
-                                        out_path=str(out), timeout=600)
+                                        out_path=str(out), timeout=600, env=env)
     assert out.is_file()
     text = "".join(run_notebooks.cell_text(c) for c in nb.cells if c.cell_type == "code")
     assert "Traceback" not in text
@@ -197,10 +199,13 @@ def test_inspect_phone_model_notebook(tmp_path, random_weights):
 
 def test_real_time_notebook_writes_the_overlay_video_and_drops_frames(tmp_path, random_weights):
     out = tmp_path / "out"
-    nb, text = execute("Real_time_segment", tmp_path, SOURCE=99, WEIGHTS=random_weights, MAX_FRAMES=8,
-                       SLOW_DOWN_MS=150, LOGS_DIR=str(tmp_path / "logs"), OUTPUT_DIR=str(out))
-    # camera 99 does not exist: a clear note, then the bundled clip
-    assert re.search(r"NOTE: camera 99: .*\nUsing the bundled clip instead", text)
+    # A machine without any camera (fake cameras: tests/fakecam), whatever
+    # this one has: the webcam (0) is missing, a clear note, the bundled clip.
+    cams = fakecam.env({})
+    nb, text = execute("Real_time_segment", tmp_path, SOURCE=0, WEIGHTS=random_weights, MAX_FRAMES=8,
+                       SLOW_DOWN_MS=150, LOGS_DIR=str(tmp_path / "logs"), OUTPUT_DIR=str(out),
+                       env={k: cams[k] for k in ("FAKECAM", "PYTHONPATH")})
+    assert re.search(r"NOTE: camera 0: .*\nUsing the bundled clip instead", text)
     video = out / "realtime.mp4"
     cap = cv2.VideoCapture(str(video))
     frames = []

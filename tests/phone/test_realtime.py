@@ -9,6 +9,7 @@ import threading
 import time
 
 import cv2
+import fakecam
 import numpy as np
 import pytest
 
@@ -270,8 +271,10 @@ def test_camera_without_frames_is_an_error():
         rt.open_camera(0, timeout=5, cv2_module=FakeCV2)
 
 
-def _script(args, env=None):
-    e = dict(os.environ)
+def _script(args, env=None, cameras=None):
+    """Run phone/realtime.py; cameras: {index: video} the fake cameras it
+    sees (tests/fakecam), none by default, whatever this machine has."""
+    e = fakecam.env(cameras or {})
     e.pop("PHONE_DEBUG", None)
     e.update(env or {})
     return subprocess.run([sys.executable, str(REPO / "phone" / "realtime.py")] + args,
@@ -279,11 +282,32 @@ def _script(args, env=None):
 
 
 def test_missing_camera_exits_2_with_one_line():
-    r = _script(["--source", "9", "--no-display", "--camera-timeout", "3"])
+    # a machine whose only camera is 1: the default webcam (0) is missing
+    r = _script(["--source", "0", "--no-display", "--camera-timeout", "3"],
+                cameras={1: VIDEO})
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("phone realtime: error:")]
-    assert len(errors) == 1 and "camera 9" in errors[0] and "--source" in errors[0]
+    assert len(errors) == 1 and "camera 0" in errors[0] and "--source" in errors[0]
+
+
+def test_camera_source_runs_headless_and_writes_the_video(tmp_path, scratch_weights):
+    """The webcam branch end to end in the real script: fake camera 0 gives
+    the bundled clip's frames; every frame mode, 5 frames, overlay video."""
+    out = tmp_path / "cam.mp4"
+    r = _script(["--source", "0", "--no-display", "--every-frame", "--max-frames", "5",
+                 "--weights", scratch_weights, "--out", str(out)], cameras={0: VIDEO})
+    assert r.returncode == 0, r.stderr
+    assert "camera 0" in r.stdout + r.stderr
+    frames = read_video(out)
+    assert len(frames) == 5 and frames[0].shape == (256, 256, 3)
+    # the frames are the camera's: each written frame is closest to the clip
+    # frame of the same index (median pixel difference: robust to the
+    # overlay's masks and the HUD band)
+    src = read_video(VIDEO)
+    for k in range(5):
+        diffs = [np.median(np.abs(frames[k].astype(int) - s)) for s in src[:40]]
+        assert int(np.argmin(diffs)) == k, diffs[:8]
 
 
 def test_no_window_without_display_points_to_no_display():

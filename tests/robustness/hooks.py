@@ -14,6 +14,8 @@ building a network::
 
     python hooks.py segment [phone segment arguments]
         ROBUST_DETECT_DELAY  seconds per detect() call
+        ROBUST_HANG_DETECT   "K": freeze inside the K-th detect() call (1-based),
+                             after every earlier batch's masks were written
         ROBUST_HANG_MASK     "K": freeze while writing the K-th mask (1-based),
                              after half of its bytes went to the temp file
 
@@ -104,8 +106,19 @@ def segment_main(argv):
 
     delay = float(os.environ.get("ROBUST_DETECT_DELAY", "0"))
 
+    hang_detect = int(os.environ.get("ROBUST_HANG_DETECT", "0"))
+
     def segmenter_from_args(args, batch_size):
-        return Segmenter(model=FixedModel(batch=batch_size, delay=delay)), "fixed", None
+        model = FixedModel(batch=batch_size, delay=delay)
+        if hang_detect:
+            real_detect = model.detect
+
+            def detect(images, verbose=0):
+                if len(model.calls) + 1 == hang_detect:
+                    freeze(f"detect call {hang_detect}")
+                return real_detect(images, verbose=verbose)
+            model.detect = detect
+        return Segmenter(model=model), "fixed", None
 
     segment_command.segmenter_from_args = segmenter_from_args
 

@@ -435,8 +435,10 @@ def test_hostile_videos(tmp_path, tiny_weights, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_missing_camera_and_unreadable_source_for_realtime(tmp_path, tiny_weights, capsys):
-    """`phone realtime` with a camera index that does not exist, and with a
+def test_missing_camera_and_unreadable_source_for_realtime(tmp_path, tiny_weights, capsys,
+                                                          fake_cameras):
+    """`phone realtime` with a camera index that does not exist (fake
+    cameras: only camera 0 exists, whatever this machine has), and with a
     text file as the video: exit 2, one line naming the source."""
     from phone.cli import build_parser
     try:
@@ -447,7 +449,8 @@ def test_missing_camera_and_unreadable_source_for_realtime(tmp_path, tiny_weight
         pytest.skip("phone realtime is not available")
     text = tmp_path / "notes.mp4"
     text.write_text("not a video\n")
-    for source, named in [("97", "camera 97"), (str(text), str(text))]:
+    fake_cameras({0: text})
+    for source, named in [("1", "camera 1"), (str(text), str(text))]:
         code, out, err = run_cli(["realtime", "--source", source, "--no-display", "--weights",
                                   tiny_weights["ok"], "--config", TINY, "--camera-timeout", "2",
                                   "--out", tmp_path / "o.mp4"], capsys)

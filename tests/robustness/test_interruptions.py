@@ -251,39 +251,52 @@ def test_segment_dir_sigkill_mid_write_then_resume(tmp_path):
                                       expected_mask(*image.shape[:2]))
 
 
-def test_segment_dir_sigkill_mid_detect_then_resume(tmp_path):
-    """Killed at a random moment between batches (slow detector): whatever
-    masks exist are complete and correct; the rerun completes the rest."""
+@pytest.mark.parametrize("hang_at", [1, 4])
+def test_segment_dir_sigkill_mid_detect_then_resume(tmp_path, hang_at):
+    """Killed inside the detector (batch size 1, frozen in its hang_at-th
+    call, so exactly hang_at - 1 images are finished): those masks are
+    complete and correct, nothing else is left behind, and the rerun does
+    the rest only. No sleep or timing decides where the kill lands."""
     frames, out = tmp_path / "frames", tmp_path / "out"
     frames.mkdir()
     images = make_frames(frames, n=10)
+    marker = tmp_path / "frozen"
     proc = spawn([HOOKS] + segment_args(frames, out, batch=1), tmp_path,
-                 env={"ROBUST_DETECT_DELAY": 0.4})
-    wait_for(out / "f02_mask.png", proc, timeout=120)
+                 env={"ROBUST_MARKER": marker, "ROBUST_HANG_DETECT": hang_at})
+    wait_for(marker, proc, timeout=120)
     kill(proc)
-    done = sorted(f for f in os.listdir(out) if f.endswith("_mask.png"))
-    assert 3 <= len(done) < 10
-    assert done == [f"f{i:02d}_mask.png" for i in range(len(done))]
+    n_done = hang_at - 1
+    done = sorted(f for f in os.listdir(out) if f.endswith("_mask.png")) if out.exists() else []
+    assert done == [f"f{i:02d}_mask.png" for i in range(n_done)]
     for f in done:
         np.testing.assert_array_equal(read_mask(out / f), expected_mask(*images[f[:3]].shape[:2]))
+    if out.exists():
+        assert not [f for f in os.listdir(out) if f.startswith(".")]
     proc = spawn([HOOKS] + segment_args(frames, out), tmp_path)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr
-    assert f"{10 - len(done)} segmented, {len(done)} skipped" in stdout
+    assert f"{10 - n_done} segmented, {n_done} skipped" in stdout
     assert len([f for f in os.listdir(out) if f.endswith("_mask.png")]) == 10
 
 
 def test_segment_dir_ctrl_c_exits_130_with_resume_hint(tmp_path):
+    """Ctrl-C while the detector works on the 3rd image (frozen there, so
+    the process is surely still running when SIGINT arrives): exit 130, a
+    one-line message, the 2 finished masks kept, no temp file left."""
     frames, out = tmp_path / "frames", tmp_path / "out"
     frames.mkdir()
-    make_frames(frames, n=10)
+    images = make_frames(frames, n=10)
+    marker = tmp_path / "frozen"
     proc = spawn([HOOKS] + segment_args(frames, out, batch=1), tmp_path,
-                 env={"ROBUST_DETECT_DELAY": 0.4})
-    wait_for(out / "f01_mask.png", proc, timeout=120)
+                 env={"ROBUST_MARKER": marker, "ROBUST_HANG_DETECT": 3})
+    wait_for(marker, proc, timeout=120)
     os.kill(proc.pid, signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "Traceback" not in stderr
     assert "every mask written so far is complete; run the same command again to resume" in stderr
     assert stderr.strip().splitlines()[-1] == "phone segment: interrupted"
-    assert not [f for f in os.listdir(out) if f.startswith(".")]
+    assert sorted(os.listdir(out)) == ["f00_mask.png", "f01_mask.png"]
+    for f in ("f00", "f01"):
+        np.testing.assert_array_equal(read_mask(out / f"{f}_mask.png"),
+                                      expected_mask(*images[f].shape[:2]))
