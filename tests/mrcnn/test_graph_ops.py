@@ -170,6 +170,41 @@ def test_pyramid_roi_align_matches_numpy():
     assert (want == 0).any()
 
 
+@pytest.mark.parametrize("kernel", ["tensorflow", "gather"])
+def test_pyramid_roi_align_is_continuous_at_the_far_edge(kernel):
+    """A box reaching the far edge (y2 = x2 = 1.0) samples the map's last
+    row and column, as the NumPy reference does, and a rounding hair beyond
+    1.0 (1 + 1e-7, float32's next value) changes nothing: without the
+    edge pull-in the last row and column flipped to the extrapolation value
+    0 depending on the kernel library's rounding. Boxes clearly outside
+    (1.02) still sample 0 there."""
+    from mrcnn.layers.roi_align import crop_and_resize_gather, crop_and_resize_kernel
+    rng = np.random.default_rng(9)
+    pool = (7, 7)
+    fmaps = [rng.uniform(1, 2, size=(1, s, s, 2)).astype(np.float32) for s in (32, 16, 8, 4)]
+    meta = meta_batch(META_SHAPE, [(0, 0, 512, 512)])
+    edge = np.array([[0.40, 0.35, 1.0, 1.0]], np.float32)
+    hair = np.nextafter(edge, np.float32(2)).astype(np.float32)
+    hair[:, :2] = edge[:, :2]
+    out = np.array([[0.40, 0.35, 1.02, 1.02]], np.float32)
+    boxes = np.stack([edge, hair, out], axis=1)                 # [1, 3, 4]
+    layer = PyramidROIAlign(pool)
+
+    def run():
+        return np.asarray(layer([const(boxes), const(meta)] + [const(f) for f in fmaps]))
+    if kernel == "gather":
+        with crop_and_resize_kernel(crop_and_resize_gather):
+            layer = PyramidROIAlign(pool)
+            got = run()
+    else:
+        got = run()
+    want = ref.pyramid_roi_align(edge[None], META_SHAPE, fmaps, pool)[0, 0]
+    assert (want[-1] > 0.5).all() and (want[:, -1] > 0.5).all()   # the map's values
+    np.testing.assert_allclose(got[0, 0], want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got[0, 1], want, rtol=1e-4, atol=1e-4)
+    assert (got[0, 2, -1] == 0).all() and (got[0, 2, :, -1] == 0).all()
+
+
 def test_roi_levels_round_half_to_even_formula():
     # sqrt(h*w) = base * 2**(k-4+d) for exact d; round(-1.5) = -2, round(0.5) = 0.
     base = 224.0 / 512.0

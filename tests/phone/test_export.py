@@ -158,11 +158,7 @@ def test_export_matches_phone_segment(fmt, exports, frames, reference, tmp_path)
         iou = _iou(got["masks"][i], ref_bw)
         if got["counts"][i] != n or iou < 0.99:
             misses.append(f"{name}: {got['counts'][i]} instances vs {n}, mask IoU {iou:.4f}")
-    # TFLite (XNNPACK kernels, its own TOPK / NMS tie-breaking) can flip a
-    # near-tie among this untrained model's RPN scores (softmax values ~0.5,
-    # float32-equal pairs are common): measured 1 frame of 24 differs.
-    allowed = 2 if fmt == "tflite" else 0
-    assert len(misses) <= allowed, f"{fmt}: " + "; ".join(misses)
+    assert not misses, f"{fmt}: " + "; ".join(misses)
 
 
 @pytest.mark.slow
@@ -300,16 +296,7 @@ def test_command_argument_errors(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt", [
-    "saved_model",
-    pytest.param("onnx", marks=pytest.mark.xfail(
-        strict=False, reason="known: the shipped model's ONNX export fails its own "
-        "verification (synthetic frame 19: 2 instances vs 2, mask IoU 0.938 < 0.99); "
-        "not fixed yet")),
-    pytest.param("tflite", marks=pytest.mark.xfail(
-        strict=False, reason="known: the shipped model's TFLite export fails its own "
-        "verification (synthetic frame 6: same instance count, mask IoU 0.957 < 0.99); "
-        "not fixed yet"))])
+@pytest.mark.parametrize("fmt", ["saved_model", "onnx", "tflite"])
 def test_shipped_model_exports_exactly(fmt, frames, tmp_path):
     """The issue's bar without tolerance, on the model users deploy: the
     shipped phone model's export, run in a fresh process, gives phone
