@@ -411,3 +411,44 @@ def test_train_via_merges_a_corrected_project_with_the_hand_annotations(tmp_path
                               f"{THIS}:TinyTrainConfig"], capsys)
     assert code == 2 and "no checkpoint" in err      # reached the weights only after the data
     assert "Dataset" in out and "3 training" in out
+
+
+def test_train_options_image_size_steps_and_imagenet(tmp_path, monkeypatch, capsys):
+    """`phone train --weights imagenet --image-size 128 --steps-per-epoch 7`:
+    the model is built for 128 px with 7 steps an epoch, and the backbone
+    starts from the ImageNet file (a stand-in in the user cache with
+    Matterport's layer names: its conv1 kernel is loaded, the heads are not
+    touched)."""
+    if not (REPO / "datasets/phone/val/via_region_data.json").is_file():
+        pytest.skip("datasets/phone is not populated")
+    import keras
+    from mrcnn.core import download
+    from mrcnn.model import MaskRCNN
+    from mrcnn.weights import save_weights_h5
+    monkeypatch.setenv("MRCNN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))     # no legacy copy
+    inputs = keras.Input((32, 32, 3))
+    stand_in = keras.Model(inputs, keras.layers.Conv2D(64, 7, strides=2, name="conv1")(inputs))
+    kernel = np.random.default_rng(3).normal(size=(7, 7, 3, 64)).astype(np.float32)
+    stand_in.get_layer("conv1").set_weights([kernel, np.full(64, 0.5, np.float32)])
+    path = download.cache_dir() + os.sep + download.IMAGENET_RESNET50_FILENAME
+    save_weights_h5(stand_in, path)
+    calls = []
+
+    def fake_train(self, train_dataset, val_dataset, learning_rate, epochs, layers, **kw):
+        calls.append(self)
+    monkeypatch.setattr(MaskRCNN, "train", fake_train)
+    code, out, err = run_cli(["train", "--dataset", REPO / "datasets" / "phone", "--weights",
+                              "imagenet", "--logs", tmp_path / "logs", "--epochs", "1",
+                              "--image-size", "128", "--steps-per-epoch", "7", "--config",
+                              f"{THIS}:TinyTrainConfig"], capsys)
+    assert code == 0, err
+    assert len(calls) == 1
+    model = calls[0]
+    assert (model.config.IMAGE_MIN_DIM, model.config.IMAGE_MAX_DIM) == (128, 128)
+    assert model.config.STEPS_PER_EPOCH == 7
+    assert tuple(model.config.IMAGE_SHAPE) == (128, 128, 3)
+    km = model.keras_model
+    np.testing.assert_array_equal(km.get_layer("conv1").get_weights()[0], kernel)
+    np.testing.assert_array_equal(km.get_layer("conv1").get_weights()[1], 0.5)
+    assert f"Loaded imagenet weights: {path}" in out

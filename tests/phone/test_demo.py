@@ -76,6 +76,37 @@ def test_demo_from_scratch_without_a_shipped_model(tmp_path):
     assert config.BACKBONE.widths == (16, 32, 64, 128) and config.NUM_CLASSES == 2
 
 
+def test_demo_fine_tunes_from_coco_weights_when_given(tmp_path):
+    """`phone demo --coco FILE` (the branch for users who have
+    mask_rcnn_coco.h5): the heads of the ResNet-50 phone config are trained
+    from that file; the backbone stays COCO's (layers="heads"), the class
+    layers start over with 2 classes, the report names the COCO model."""
+    import h5py
+    from mrcnn.model import MaskRCNN
+    from phone.config import PhoneConfig, derive_config
+    coco = tmp_path / "mask_rcnn_coco.h5"
+    config = derive_config(PhoneConfig(), NUM_CLASSES=81, GPU_COUNT=1, IMAGES_PER_GPU=1)
+    MaskRCNN("inference", config, str(tmp_path)).save_weights(str(coco))
+    with h5py.File(coco, "r") as f:
+        conv1 = np.asarray(f["conv1"]["conv1/kernel:0"])
+    out = tmp_path / "outputs"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "Mask_RCNN"), ROOT]))
+    proc = subprocess.run(
+        [sys.executable, "-m", "phone", "demo", "--coco", str(coco), "--steps", "2",
+         "--n-train", "6", "--n-val", "2", "--out", str(out), "--quiet"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((out / "demo_evaluation.json").read_text())
+    assert set(report["models"]) == {"COCO fine-tuned"}
+    assert report["model_paths"]["start"] is None
+    demo_model = out / "demo" / "mask_rcnn_phone.h5"
+    with h5py.File(demo_model, "r") as f:
+        np.testing.assert_array_equal(np.asarray(f["conv1"]["conv1/kernel:0"]), conv1)
+        assert f["mrcnn_class_logits"]["mrcnn_class_logits/bias:0"].shape == (2,)
+    for name in REAL:
+        assert cv2.imread(str(out / f"{name}_mask.png"), cv2.IMREAD_UNCHANGED).shape == (128, 128)
+
+
 def test_synthetic_split_is_cached_and_deterministic(tmp_path):
     from phone import learning
     a = learning.make_synthetic_split(str(tmp_path / "a"), 3, seed=5)

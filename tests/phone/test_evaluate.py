@@ -25,7 +25,14 @@ class TinyInferenceConfig(PhoneInferenceConfig):
     DETECTION_MAX_INSTANCES = 5
 
 
+class TinyCocoConfig(TinyInferenceConfig):
+    """81 classes, like mask_rcnn_coco.h5."""
+    NAME = "coco"
+    NUM_CLASSES = 81
+
+
 TINY = f"{THIS}:TinyInferenceConfig"
+TINY_COCO = f"{THIS}:TinyCocoConfig"
 
 
 def rect(h, w, y1, x1, y2, x2):
@@ -231,6 +238,76 @@ def test_cli_evaluate_degraded_detector(tmp_path, dataset_dir, tiny_weights, mon
     # so AP50 is 1 and AP75 is 0
     assert report["coco"]["mask_ap50"] == pytest.approx(1.0)
     assert report["coco"]["mask_ap75"] == pytest.approx(0.0)
+
+
+def _one_png_iou_with_only_its_first_instance(gt):
+    """one.png's union of both gt masks scored against its first mask alone."""
+    masks = [m for m in gt.values() if m.shape[:2] == (64, 80)][0]
+    return masks[:, :, 0].sum() / masks.any(-1).sum()
+
+
+def test_cli_evaluate_via_file_replaces_the_default_annotations(tmp_path, dataset_dir,
+                                                                tiny_weights, monkeypatch,
+                                                                capsys):
+    """--via FILE: ground truth from that file, not val/via_region_data.json.
+    The detector returns the default annotations exactly; the other file
+    keeps one.png's first phone only, so one.png scores IoU = |m0| / |m0 u m1|
+    and two.png stays perfect."""
+    from mrcnn.model import MaskRCNN
+    from phone.cli import main
+    gt = _gt_by_image(dataset_dir)
+    monkeypatch.setattr(MaskRCNN, "detect", _detector(gt, lambda m: m))
+    via = json.loads((dataset_dir / "val" / "via_region_data.json").read_text())
+    for entry in via.values():
+        if entry["filename"] == "one.png":
+            entry["regions"] = entry["regions"][:1]
+    other = tmp_path / "corrected.json"
+    other.write_text(json.dumps(via))
+    code = main(["evaluate", "--dataset", str(dataset_dir), "--via", str(other), "--weights",
+                 str(tiny_weights), "--config", TINY, "--out", str(tmp_path), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    report = {r["image"]: r for r in json.loads((tmp_path / "evaluation.json").read_text())["images"]}
+    assert (report["one.png"]["gt_instances"], report["one.png"]["pred_instances"]) == (1, 2)
+    assert report["one.png"]["mask_iou"] == pytest.approx(
+        _one_png_iou_with_only_its_first_instance(gt))
+    assert report["one.png"]["mask_iou"] < 0.5
+    assert report["two.png"]["mask_iou"] == 1.0
+
+
+def test_cli_evaluate_coco_class_keeps_only_that_class(tmp_path, dataset_dir, monkeypatch,
+                                                       capsys):
+    """--coco-class with an 81-class model: only detections of that COCO class
+    count. The detector finds both of one.png's phones but labels the first
+    "cell phone" (phone.coco_classes.CELL_PHONE) and the second "person"
+    (1): one.png then scores as if only the first was found."""
+    from mrcnn.model import MaskRCNN
+    from phone import coco_classes as cc
+    from phone.cli import main
+    gt = _gt_by_image(dataset_dir)
+    perfect = _detector(gt, lambda m: m)
+
+    def labelled(self, images, verbose=0):
+        outs = perfect(self, images, verbose)
+        for r in outs:
+            r["class_ids"] = np.array([cc.CELL_PHONE, 1][:len(r["class_ids"])], np.int32)
+        return outs
+    monkeypatch.setattr(MaskRCNN, "detect", labelled)
+    model = MaskRCNN("inference", TinyCocoConfig(), str(tmp_path))
+    model.save_weights(str(tmp_path / "coco.h5"))
+    code = main(["evaluate", "--dataset", str(dataset_dir), "--weights", str(tmp_path / "coco.h5"),
+                 "--config", TINY_COCO, "--coco-class", "cell phone", "--out", str(tmp_path),
+                 "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    report = {r["image"]: r for r in json.loads((tmp_path / "evaluation.json").read_text())["images"]}
+    assert (report["one.png"]["gt_instances"], report["one.png"]["pred_instances"]) == (2, 1)
+    assert report["one.png"]["mask_iou"] == pytest.approx(
+        _one_png_iou_with_only_its_first_instance(gt))
+    assert report["two.png"]["mask_iou"] == 1.0
+    # the same file without --coco-class: one line naming the fix
+    code = main(["evaluate", "--dataset", str(dataset_dir), "--weights", str(tmp_path / "coco.h5"),
+                 "--config", TINY, "--out", str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "81 classes" in err and "--coco-class" in err
 
 
 def test_cli_evaluate_missing_dataset(tmp_path, capsys):
