@@ -2,37 +2,12 @@
 on a small VIA dataset with a monkeypatched detector."""
 import hashlib
 import json
-import pathlib
 
 import cv2
 import numpy as np
 import pytest
 
-from phone.config import PhoneInferenceConfig
-
-THIS = pathlib.Path(__file__).resolve()
-
-
-class TinyInferenceConfig(PhoneInferenceConfig):
-    IMAGE_MIN_DIM = 64
-    IMAGE_MAX_DIM = 64
-    RPN_ANCHOR_SCALES = (4, 8, 16, 32, 64)
-    PRE_NMS_LIMIT = 200
-    POST_NMS_ROIS_INFERENCE = 20
-    FPN_CLASSIF_FC_LAYERS_SIZE = 64
-    TOP_DOWN_PYRAMID_SIZE = 32
-    DETECTION_MIN_CONFIDENCE = 0.0
-    DETECTION_MAX_INSTANCES = 5
-
-
-class TinyCocoConfig(TinyInferenceConfig):
-    """81 classes, like mask_rcnn_coco.h5."""
-    NAME = "coco"
-    NUM_CLASSES = 81
-
-
-TINY = f"{THIS}:TinyInferenceConfig"
-TINY_COCO = f"{THIS}:TinyCocoConfig"
+from tiny_configs import TINY, TINY_COCO, TinyCocoConfig, TinyInferenceConfig
 
 
 def rect(h, w, y1, x1, y2, x2):

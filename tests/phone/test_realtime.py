@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from phone import realtime as rt
-from phone.config import PhoneInferenceConfig
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 VIDEO = REPO / "datasets" / "videos" / "phone_demo.mp4"
@@ -400,19 +399,6 @@ def test_window_closed_with_the_mouse_stops(monkeypatch):
 
 
 # ----------------------------------------------------------------- --coco-class
-class TinyCocoConfig(PhoneInferenceConfig):
-    """81 classes at 64 px, like a small mask_rcnn_coco.h5."""
-    NAME = "coco"
-    NUM_CLASSES = 81
-    IMAGE_MIN_DIM = 64
-    IMAGE_MAX_DIM = 64
-    RPN_ANCHOR_SCALES = (4, 8, 16, 32, 64)
-    PRE_NMS_LIMIT = 200
-    POST_NMS_ROIS_INFERENCE = 20
-    FPN_CLASSIF_FC_LAYERS_SIZE = 64
-    TOP_DOWN_PYRAMID_SIZE = 32
-
-
 def test_realtime_coco_class_keeps_only_that_class(tmp_path, monkeypatch, capsys):
     """`phone realtime --coco-class "cell phone"` with an 81-class model: the
     frames' masks hold the cell-phone detection only (the detector also
@@ -420,6 +406,7 @@ def test_realtime_coco_class_keeps_only_that_class(tmp_path, monkeypatch, capsys
     from mrcnn.model import MaskRCNN
     from phone import coco_classes as cc
     from phone.cli import main
+    from tiny_configs import TINY_COCO, TinyCocoConfig
 
     def detect(self, images, verbose=0):
         outs = []
@@ -448,7 +435,7 @@ def test_realtime_coco_class_keeps_only_that_class(tmp_path, monkeypatch, capsys
     model.save_weights(str(tmp_path / "coco.h5"))
     code = main(["realtime", "--source", str(VIDEO), "--no-display", "--every-frame",
                  "--max-frames", "3", "--weights", str(tmp_path / "coco.h5"),
-                 "--config", f"{pathlib.Path(__file__).resolve()}:TinyCocoConfig",
+                 "--config", TINY_COCO,
                  "--coco-class", "cell phone", "--quiet"])
     assert code == 0, capsys.readouterr().err
     assert len(seen) >= 3

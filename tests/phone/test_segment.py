@@ -6,39 +6,13 @@ asserted, MaskRCNN.detect is replaced by a fixed detector so the expected
 mask (union of the fixed instance masks) is known independently.
 """
 import os
-import pathlib
 import time
 
 import cv2
 import numpy as np
 import pytest
 
-from phone.config import PhoneInferenceConfig
-
-THIS = pathlib.Path(__file__).resolve()
-
-
-class TinyInferenceConfig(PhoneInferenceConfig):
-    """Smallest useful graph: 64 px input, few ROIs, small heads."""
-    IMAGE_MIN_DIM = 64
-    IMAGE_MAX_DIM = 64
-    RPN_ANCHOR_SCALES = (4, 8, 16, 32, 64)
-    PRE_NMS_LIMIT = 200
-    POST_NMS_ROIS_INFERENCE = 20
-    FPN_CLASSIF_FC_LAYERS_SIZE = 64
-    TOP_DOWN_PYRAMID_SIZE = 32
-    DETECTION_MIN_CONFIDENCE = 0.0
-    DETECTION_MAX_INSTANCES = 5
-
-
-class TinyCocoConfig(TinyInferenceConfig):
-    """81 classes, like mask_rcnn_coco.h5."""
-    NAME = "coco"
-    NUM_CLASSES = 81
-
-
-TINY = f"{THIS}:TinyInferenceConfig"
-TINY_COCO = f"{THIS}:TinyCocoConfig"
+from tiny_configs import TINY, TINY_COCO, TinyCocoConfig, TinyInferenceConfig
 
 
 # ----------------------------------------------------------------- helpers
@@ -407,20 +381,10 @@ def test_cli_coco_class_keeps_only_that_class(tmp_path, capsys, monkeypatch):
 
 
 # ----------------------------------------------------------------- --precision auto, --image-size
-@pytest.mark.parametrize("faster, policy, dtype", [("mixed_bfloat16", "mixed_bfloat16", "bfloat16"),
-                                                   ("float32", "float32", "float32")])
-def test_cli_precision_auto_follows_the_probe(tmp_path, tiny, capsys, monkeypatch,
-                                              faster, policy, dtype):
-    """`phone segment --precision auto` on a CPU with bfloat16 instructions:
-    the (faked) probe's verdict decides the policy the model is built under,
-    and the command prints it with the reason; the mask is still written."""
-    import mrcnn.precision as P
+@pytest.fixture
+def built_models(monkeypatch):
+    """The models of every Segmenter built during the test, in order."""
     import phone.segmenter
-    times = {"float32": 2.0, "mixed_bfloat16": 2.0}
-    times[faster] = 1.0
-    monkeypatch.setattr(P, "measure_probe", lambda specs, use: dict(times))
-    monkeypatch.setattr(P, "cpu_flags", lambda path=None: {"avx512_bf16"})
-    monkeypatch.setenv("MRCNN_HOME", str(tmp_path / "home"))
     built = []
     real = phone.segmenter.Segmenter.__init__
 
@@ -428,6 +392,22 @@ def test_cli_precision_auto_follows_the_probe(tmp_path, tiny, capsys, monkeypatc
         real(self, *a, **kw)
         built.append(self.model)
     monkeypatch.setattr(phone.segmenter.Segmenter, "__init__", record)
+    return built
+
+
+@pytest.mark.parametrize("faster, policy, dtype", [("mixed_bfloat16", "mixed_bfloat16", "bfloat16"),
+                                                   ("float32", "float32", "float32")])
+def test_cli_precision_auto_follows_the_probe(tmp_path, tiny, capsys, monkeypatch,
+                                              built_models, faster, policy, dtype):
+    """`phone segment --precision auto` on a CPU with bfloat16 instructions:
+    the (faked) probe's verdict decides the policy the model is built under,
+    and the command prints it with the reason; the mask is still written."""
+    import mrcnn.precision as P
+    times = {"float32": 2.0, "mixed_bfloat16": 2.0}
+    times[faster] = 1.0
+    monkeypatch.setattr(P, "measure_probe", lambda specs, use: dict(times))
+    monkeypatch.setattr(P, "cpu_flags", lambda path=None: {"avx512_bf16"})
+    monkeypatch.setenv("MRCNN_HOME", str(tmp_path / "home"))
     _, weights = tiny
     write_rgb(tmp_path / "p.png", noise_image(50, 70, 3))
     code, out, err = run_cli(["segment", "--image", tmp_path / "p.png", "--out", tmp_path / "o",
@@ -435,33 +415,26 @@ def test_cli_precision_auto_follows_the_probe(tmp_path, tiny, capsys, monkeypatc
                              capsys)
     assert code == 0, err
     assert f"Precision: {policy} (auto: probe for inference on this CPU" in out + err
-    assert len(built) == 1
-    assert built[0].keras_model.get_layer("conv1").compute_dtype == dtype
+    assert len(built_models) == 1
+    assert built_models[0].keras_model.get_layer("conv1").compute_dtype == dtype
     assert read_mask(tmp_path / "o" / "p_mask.png").shape == (50, 70)
 
 
-def test_cli_image_size_builds_the_model_for_that_size(tmp_path, tiny, capsys, monkeypatch):
+def test_cli_image_size_builds_the_model_for_that_size(tmp_path, tiny, capsys, built_models):
     """--image-size N: the model is built for N x N inputs (IMAGE_MIN_DIM =
     IMAGE_MAX_DIM = N, anchors scaled by the phone config's for_size), the
     same weights load (no layer depends on the size) and frames of any size
     come back as masks of their own size; a size the backbone cannot take
     is a one-line error."""
-    import phone.segmenter
-    seen = []
-    real = phone.segmenter.Segmenter.__init__
-
-    def record(self, *a, **kw):
-        real(self, *a, **kw)
-        seen.append(self.model.config)
-    monkeypatch.setattr(phone.segmenter.Segmenter, "__init__", record)
     _, weights = tiny
     write_rgb(tmp_path / "p.png", noise_image(90, 60, 4))
     code, out, err = run_cli(["segment", "--image", tmp_path / "p.png", "--out", tmp_path / "o",
                               "--weights", weights, "--config", TINY, "--image-size", "128"],
                              capsys)
     assert code == 0, err
-    assert (seen[0].IMAGE_MIN_DIM, seen[0].IMAGE_MAX_DIM) == (128, 128)
-    assert tuple(seen[0].IMAGE_SHAPE) == (128, 128, 3)
+    config = built_models[0].config
+    assert (config.IMAGE_MIN_DIM, config.IMAGE_MAX_DIM) == (128, 128)
+    assert tuple(config.IMAGE_SHAPE) == (128, 128, 3)
     assert read_mask(tmp_path / "o" / "p_mask.png").shape == (90, 60)
     code, _, err = run_cli(["segment", "--image", tmp_path / "p.png", "--out", tmp_path / "o",
                             "--weights", weights, "--config", TINY, "--image-size", "0"], capsys)
