@@ -280,6 +280,9 @@ def main(argv=None):
     p.add_argument("--export", default=None, help="copy the final weights here (atomic)")
     p.add_argument("--evaluate", metavar="WEIGHTS", default=None,
                    help="no training: score this weights file (all metrics; JSON with --json)")
+    p.add_argument("--select", nargs="+", metavar="WEIGHTS", default=None,
+                   help="no training: model-selection scores of these weights files on "
+                        "validation frames only (phone.learning.selection_scores)")
     p.add_argument("--n-hand", type=int, default=None,
                    help="synthetic hand-only frames for the no-phone rate")
     p.add_argument("--verbose", action="store_true", help="a line per epoch")
@@ -293,6 +296,7 @@ def main(argv=None):
                         "the config's DETECTION_MIN_CONFIDENCE)")
     args = p.parse_args(argv)
     recipe = RECIPES[args.recipe]
+    select_json = args.json          # --select writes JSON only where told to
     if args.evaluate and args.json is None and recipe["json"]:
         args.json = os.path.join(ROOT, recipe["json"].replace(".json", "_eval.json"))
     for key in ("steps", "n_train", "epochs", "export", "curve", "json", "n_hand", "work",
@@ -326,6 +330,20 @@ def main(argv=None):
 
     real_names = learning.real_frame_names()
     held_default = learning.real_frame_names(("val",))
+    if args.select:
+        rows = {}
+        print(f"{'weights':60s} {'hand':>6s} {'held':>6s} {'objects':>7s} {'phone':>6s} "
+              f"{'balanced':>8s}")
+        for w in args.select:
+            seg = learning.inference_segmenter(w, score=args.score, **args.overrides)
+            r = rows[w] = learning.selection_scores(seg)
+            print(f"{w:60s} {r['hand']:6.3f} {r['held']:6.3f} {r['objects']:7.3f} "
+                  f"{r['phone_found']:6.3f} {r['balanced']:8.3f}", flush=True)
+        if select_json:
+            from phone.evaluate import write_json
+            write_json({"selection_seeds": learning.SELECTION_SEEDS, "models": rows}, select_json)
+            print(f"JSON: {select_json}")
+        return 0
     if args.evaluate:
         ev = evaluate_weights(args, args.evaluate, held_default)
         print_evaluation(ev)

@@ -150,6 +150,29 @@ def no_phone_rate(segmenter, images):
     return sum(1 for bw, _ in results if not np.any(bw)) / len(results)
 
 
+#: Seeds of the frames models are *chosen* on (selection_scores): never the
+#: seeds the model card's metrics are measured on (2000-5000) nor real frames.
+SELECTION_SEEDS = {"hand": 6000, "held": 6001, "objects": 6002, "phone": 6003}
+
+
+def selection_scores(segmenter, n=100):
+    """Scores for choosing between trained models, on validation frames only:
+    the share of frames without a phone in which none is reported, per
+    negative kind ("hand", "held", "objects"), the share of phone frames in
+    which one is ("phone_found"), and "balanced": the mean of the negatives'
+    average and phone_found (a model that reports nothing, or a phone
+    everywhere, gets 0.5)."""
+    from phone import synthetic
+    scores = {kind: no_phone_rate(segmenter, hand_only_frames(n, SELECTION_SEEDS[kind], kind=kind))
+              for kind in ("hand", "held", "objects")}
+    phones = [synthetic.make_sample(np.random.default_rng([SELECTION_SEEDS["phone"], i]),
+                                    size=128)[0] for i in range(int(n))]
+    scores["phone_found"] = 1.0 - no_phone_rate(segmenter, phones)
+    negatives = np.mean([scores[k] for k in ("hand", "held", "objects")])
+    scores["balanced"] = float((negatives + scores["phone_found"]) / 2)
+    return scores
+
+
 #: Config attributes that only matter while training: not carried over to
 #: the inference config of a model trained with overrides.
 TRAINING_ONLY = ("IMAGES_PER_GPU", "GPU_COUNT", "STEPS_PER_EPOCH",

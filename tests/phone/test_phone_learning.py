@@ -16,14 +16,20 @@ CARD = os.path.join(ROOT, "phone", "models", "MODEL_CARD.md")
 
 
 class _FakeSegmenter:
-    """Reports a phone in the images whose mean brightness is above 100."""
+    """Reports a phone in the images whose mean brightness is above
+    ``level`` (None: in none); remembers the images it saw."""
     batch_size = 2
 
+    def __init__(self, level=100):
+        self.level = level
+        self.seen = []
+
     def segment_images(self, images):
+        self.seen.extend(images)
         out = []
         for im in images:
-            bw = np.full(im.shape[:2], 255 if im.mean() > 100 else 0, np.uint8)
-            out.append((bw, {}))
+            found = self.level is not None and im.mean() > self.level
+            out.append((np.full(im.shape[:2], 255 if found else 0, np.uint8), {}))
         return out
 
 
@@ -39,6 +45,21 @@ def test_no_phone_rate_counts_empty_masks():
     images = [np.full((8, 8, 3), v, np.uint8) for v in (0, 50, 200, 10, 255)]
     assert learning.no_phone_rate(_FakeSegmenter(), images) == pytest.approx(3 / 5)
     assert learning.no_phone_rate(_FakeSegmenter(), []) is None
+
+
+def test_selection_scores_are_balanced_and_use_their_own_seeds():
+    """A model that reports a phone everywhere, or nowhere, scores 0.5; the
+    frames are the selection seeds', not the model card's test frames."""
+    everywhere, nowhere = _FakeSegmenter(-1.0), _FakeSegmenter(None)
+    s = learning.selection_scores(everywhere, n=4)
+    assert (s["hand"], s["held"], s["objects"], s["phone_found"]) == (0.0, 0.0, 0.0, 1.0)
+    assert s["balanced"] == 0.5
+    s = learning.selection_scores(nowhere, n=4)
+    assert (s["hand"], s["phone_found"], s["balanced"]) == (1.0, 0.0, 0.5)
+    assert len(everywhere.seen) == 16
+    test_frames = learning.hand_only_frames(4, 3000)          # the card's hand-only seed
+    assert not any(np.array_equal(a, b) for a in everywhere.seen[:4] for b in test_frames)
+    assert set(learning.SELECTION_SEEDS.values()).isdisjoint({1000, 2000, 3000, 4000, 5000})
 
 
 def test_keep_best_keeps_the_highest_score():
