@@ -165,7 +165,7 @@ def selection_scores(segmenter, n=100):
     from phone import synthetic
     scores = {kind: no_phone_rate(segmenter, hand_only_frames(n, SELECTION_SEEDS[kind], kind=kind))
               for kind in ("hand", "held", "objects")}
-    phones = [synthetic.make_sample(np.random.default_rng([SELECTION_SEEDS["phone"], i]),
+    phones = [synthetic.make_sample(synthetic.frame_rng(SELECTION_SEEDS["phone"], i),
                                     size=128)[0] for i in range(int(n))]
     scores["phone_found"] = 1.0 - no_phone_rate(segmenter, phones)
     negatives = np.mean([scores[k] for k in ("hand", "held", "objects")])
