@@ -114,6 +114,10 @@ def train_scratch(train_ds, val_ds, steps, logs_dir, seed=0, batch_size=None,
     model = MaskRCNN("training", cfg, logs_dir)
     if init is not None:
         model.load_weights(init, by_name=True)
+        # A fine-tune, not a resume: load_weights takes the epoch from a
+        # checkpoint name (mask_rcnn_phone_0010.h5 -> epoch 10, as in
+        # Matterport), after which train(epochs=...) would train nothing.
+        model.set_log_dir()
     t = time.time()
 
     class _EpochLog(keras.callbacks.Callback):
