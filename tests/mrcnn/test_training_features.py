@@ -452,6 +452,7 @@ def test_train_method_with_given_rois(tmp_path):
 
 
 # ------------------------------------------------------------ ROI_SAMPLING
+@pytest.mark.slow      # two training models and steps: ~22 s on 2 cores
 def test_roi_sampling_reaches_the_target_layer_and_trains_on_an_empty_image(tmp_path):
     """Config.ROI_SAMPLING = "fill" with TRAIN_ON_EMPTY_IMAGES: an image with
     no object still gives the classifier real background ROIs (and the step
