@@ -28,7 +28,8 @@ its phone. Measured in 10 runs in a row (2 cores): box IoU 1.0 and mask
 IoU 0.87-0.99 on every frame. The mask bound is 0.8, not 0.7: with the mask
 loss zeroed on purpose (the mask head never trains) the boxes were still
 perfect and the mask IoUs 0.44, 0.79, 0.75 and 0.76 (0.38-0.74 under
-"ratio") -- a mask that roughly fills a good box can reach 0.7. With shuffled or zeroed weights no frame passes.
+"ratio") -- a mask that roughly fills a good box can reach 0.7. With
+shuffled or zeroed weights no frame passes.
 The references (box from the mask's extent, IoU by counting pixels) are
 computed here with numpy, not with mrcnn.utils.
 """
