@@ -42,7 +42,7 @@ sys.path[:0] = [os.path.join(ROOT, "Mask_RCNN"), ROOT]
 RECIPES = {
     "default": dict(steps=1500, n_train=800, epochs=None, sets={}, export=None,
                     curve=None, json=None, n_hand=0, work="outputs/learning",
-                    init=None, negatives=0.0, distractor_prob=0.35),
+                    init=None, negatives=0.0, distractor_prob=0.35, generator=2),
     # The shipped model: longer, on 3000 frames of the phone/synthetic.py v2
     # generator (hands crossing the phone, other hand-held objects, CORe50-like
     # scenes), with full-size gt masks (+0.027 mIoU at 2000 steps, RESULTS.md).
@@ -55,7 +55,7 @@ RECIPES = {
     "shipped": dict(steps=5000, n_train=3000, epochs=10, sets={"USE_MINI_MASK": False},
                     export="outputs/shipped/mask_rcnn_phone_stage1.h5", curve="docs/learning_curve.png",
                     json="benchmarks/results/shipped.json", n_hand=200, work="outputs/shipped",
-                    init=None, negatives=0.0, distractor_prob=0.35),
+                    init=None, negatives=0.0, distractor_prob=0.35, generator=2),
     # Stage 2 of the shipped model: fine-tune stage 1 (the weights written by
     # --recipe shipped; --init) on frames of which half show no phone (an
     # empty hand, a hand holding another object, objects alone), kept as
@@ -84,7 +84,7 @@ RECIPES = {
         json="benchmarks/results/shipped_negatives.json", n_hand=200,
         work="outputs/shipped_negatives", init="outputs/shipped/mask_rcnn_phone_stage1.h5",
         negatives=0.5,
-        distractor_prob=0.7),
+        distractor_prob=0.7, generator=2),
 }
 
 
@@ -147,14 +147,14 @@ def make_splits(args, work, exclude_real):
     train_dir = learning.make_synthetic_split(
         os.path.join(work, f"train_{tag}_{args.n_train}"), args.n_train, seed=args.seed,
         paste_from=paste_dirs, exclude=exclude_real, negatives=args.negatives,
-        distractor_prob=args.distractor_prob)
+        distractor_prob=args.distractor_prob, version=args.generator)
     val_dir = learning.make_synthetic_split(
         os.path.join(work, f"val_{tag}"), args.n_val, seed=args.seed + 1000,
         paste_from=paste_dirs, exclude=exclude_real, negatives=args.negatives,
-        distractor_prob=args.distractor_prob)
+        distractor_prob=args.distractor_prob, version=args.generator)
     test_dir = learning.make_synthetic_split(
         os.path.join(work, "test_synthetic"), args.n_test,
-        seed=args.seed + 2000, paste_prob=0.0)
+        seed=args.seed + 2000, paste_prob=0.0, version=learning.BENCHMARK_VERSION)
     return tag, train_dir, val_dir, test_dir
 
 
@@ -216,7 +216,7 @@ def evaluate_weights(args, weights, held_out):
     from phone import learning
     test_dir = learning.make_synthetic_split(
         os.path.join(args.work, "test_synthetic"), args.n_test,
-        seed=args.seed + 2000, paste_prob=0.0)
+        seed=args.seed + 2000, paste_prob=0.0, version=learning.BENCHMARK_VERSION)
     seg = learning.inference_segmenter(weights, score=args.score, **args.overrides)
     names = learning.real_frame_names()
     out = {"weights": os.path.relpath(os.path.abspath(weights), ROOT), "sha256": _sha256(weights),
@@ -279,6 +279,9 @@ def main(argv=None):
                    help="fraction of training frames without a phone")
     p.add_argument("--distractor-prob", type=float, default=None,
                    help="share of phone frames that also show an empty hand or another object")
+    p.add_argument("--generator-version", dest="generator", type=int, default=None,
+                   choices=(2, 3), help="drawing version of the training frames "
+                   "(phone.synthetic.GENERATOR_VERSIONS; the frames models are scored on stay fixed)")
     p.add_argument("--json", default=None)
     p.add_argument("--curve", default=None, help="learning-curve PNG (scores every checkpoint)")
     p.add_argument("--export", default=None, help="copy the final weights here (atomic)")
@@ -304,7 +307,7 @@ def main(argv=None):
     if args.evaluate and args.json is None and recipe["json"]:
         args.json = os.path.join(ROOT, recipe["json"].replace(".json", "_eval.json"))
     for key in ("steps", "n_train", "epochs", "export", "curve", "json", "n_hand", "work",
-                "init", "negatives", "distractor_prob"):
+                "init", "negatives", "distractor_prob", "generator"):
         if getattr(args, key) is None:
             value = recipe[key]
             if key in ("export", "curve", "json", "work", "init") and value is not None:
@@ -387,6 +390,7 @@ def main(argv=None):
                  {"path": os.path.relpath(os.path.abspath(args.init), ROOT),
                   "sha256": init_sha}),
         "negatives": args.negatives, "distractor_prob": args.distractor_prob,
+        "generator_version": args.generator,
         "train_seconds": [r["train_seconds"] for r in runs],
         "config": {"BACKBONE": repr(cfg.BACKBONE), "BACKBONE_NORM": cfg.BACKBONE_NORM,
                    "TOP_DOWN_PYRAMID_SIZE": cfg.TOP_DOWN_PYRAMID_SIZE,

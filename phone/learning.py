@@ -18,8 +18,13 @@ from phone import paths
 
 REAL_DIR = paths.bundled_dataset_dir()
 #: bumped whenever phone/synthetic.py draws different frames for the same
-#: parameters (cached splits are regenerated)
+#: parameters (cached splits are regenerated); the drawing version itself is
+#: a parameter of the split (``version``)
 GENERATOR_VERSION = 2
+#: The drawing version of the frames every model is *scored* and chosen on
+#: (the synthetic test split, hand-only frames, selection frames): fixed, so
+#: that numbers stay comparable whatever version a model was trained on.
+BENCHMARK_VERSION = 2
 
 
 def _params_key(params):
@@ -27,15 +32,21 @@ def _params_key(params):
 
 
 def make_synthetic_split(out_dir, n, seed, size=128, paste_from=None,
-                         exclude=(), paste_prob=0.4, negatives=0.0, distractor_prob=0.35):
+                         exclude=(), paste_prob=0.4, negatives=0.0, distractor_prob=0.35,
+                         version=None):
     """Generates (or reuses, when the parameters match) a folder of synthetic
-    frames with ``via_region_data.json``. Returns the folder."""
+    frames with ``via_region_data.json``. ``version``: the drawing version
+    (phone.synthetic.GENERATOR_VERSIONS; default: the generator's own).
+    Returns the folder."""
     from phone import synthetic
+    version = synthetic.GENERATOR_VERSION if version is None else int(version)
     params = dict(n=int(n), seed=int(seed), size=int(size),
                   paste_from=[os.path.relpath(p, REAL_DIR) for p in (paste_from or [])],
                   exclude=sorted(exclude), paste_prob=paste_prob,
                   negatives=negatives, distractor_prob=distractor_prob,
                   version=GENERATOR_VERSION)
+    if version != 2:   # (stamps written before drawing versions existed stay valid)
+        params["drawing"] = version
     stamp = os.path.join(out_dir, ".params.json")
     if os.path.exists(stamp):
         with open(stamp) as f:
@@ -44,7 +55,7 @@ def make_synthetic_split(out_dir, n, seed, size=128, paste_from=None,
         shutil.rmtree(out_dir)
     synthetic.generate(out_dir, n, size=size, seed=seed, paste_from=paste_from,
                        exclude=exclude, paste_prob=paste_prob,
-                       negatives=negatives, distractor_prob=distractor_prob)
+                       negatives=negatives, distractor_prob=distractor_prob, version=version)
     with open(stamp, "w") as f:
         json.dump(params, f)
     return out_dir
@@ -142,7 +153,8 @@ def hand_only_frames(n, seed, size=128, kind="hand"):
     ``synthetic.frame_rng(seed, i)``. Returns a list of uint8 [size, size, 3]."""
     from phone import synthetic
     return [synthetic.make_frame(synthetic.frame_rng(seed, i), size, negative=True,
-                                 negative_kind=kind)["image"] for i in range(int(n))]
+                                 negative_kind=kind, version=BENCHMARK_VERSION)["image"]
+            for i in range(int(n))]
 
 
 def no_phone_rate(segmenter, images):
@@ -170,7 +182,8 @@ def selection_scores(segmenter, n=100):
     scores = {kind: no_phone_rate(segmenter, hand_only_frames(n, SELECTION_SEEDS[kind], kind=kind))
               for kind in ("hand", "held", "objects")}
     phones = [synthetic.make_sample(synthetic.frame_rng(SELECTION_SEEDS["phone"], i),
-                                    size=128)[0] for i in range(int(n))]
+                                    size=128, version=BENCHMARK_VERSION)[0]
+              for i in range(int(n))]
     scores["phone_found"] = 1.0 - no_phone_rate(segmenter, phones)
     negatives = np.mean([scores[k] for k in ("hand", "held", "objects")])
     scores["balanced"] = float((negatives + scores["phone_found"]) / 2)

@@ -67,6 +67,18 @@ BODY_COLOURS = [
 ]
 SCREEN_COLOURS = [(0.03, 0.03, 0.05), (0.05, 0.07, 0.12), (0.10, 0.12, 0.10),
                   (0.45, 0.55, 0.45), (0.35, 0.45, 0.55), (0.02, 0.02, 0.02)]
+#: v3 only: bright shells (CORe50's Nokia is red) and face plates of another
+#: colour set into them.
+BRIGHT_BODY_COLOURS = [(0.80, 0.12, 0.10), (0.90, 0.45, 0.10), (0.90, 0.80, 0.20), (0.15, 0.35, 0.80),
+                       (0.20, 0.60, 0.30), (0.85, 0.45, 0.60), (0.45, 0.20, 0.65)]
+PLATE_COLOURS = [(0.05, 0.05, 0.06), (0.18, 0.18, 0.20), (0.70, 0.71, 0.73), (0.92, 0.92, 0.90)]
+#: The drawings of generator versions: 2 (every committed model and number up
+#: to the two-tone phones), 3 (adds face plates of another colour inside the
+#: shell and bright shells; frames without a drawn phone are the same bytes).
+GENERATOR_VERSIONS = (2, 3)
+#: The version generate(), make_frame() and the CLI draw unless told.
+GENERATOR_VERSION = 2
+FACE_PLATE_P = 0.5
 SKIN_TONES = [(0.95, 0.78, 0.68), (0.90, 0.70, 0.58), (0.82, 0.60, 0.48),
               (0.72, 0.52, 0.40), (0.58, 0.40, 0.30), (0.42, 0.28, 0.20), (0.30, 0.20, 0.15)]
 
@@ -302,12 +314,32 @@ def _screen(rng, img, u, v, hw, margin, s_v, s_hh, pw, length, d_clip, lit_prob)
     return img + (refl * a)[..., None]
 
 
-def _draw_phone(rng, img, size, cx, cy, theta, length, width_ratio=None, style=None):
+def _face_plate(rng, img, u, v, hw, hh, pw, base, d_shell, top_only):
+    """v3: a front plate of another colour set into the shell, leaving a rim
+    of shell colour around it (the whole front, or, ``top_only``, an oval
+    around the screen with the keys on the shell, like CORe50's Nokia)."""
+    rim = pw * rng.uniform(0.08, 0.25)
+    lum = float(np.mean(base))
+    far = [c for c in PLATE_COLOURS if abs(float(np.mean(c)) - lum) > 0.25] or PLATE_COLOURS
+    colour = _jitter(rng, far[rng.integers(len(far))], 0.04)
+    d = d_shell + rim
+    if top_only:
+        reach = hh * rng.uniform(0.9, 1.3)          # from the top edge down to v = -hh + reach
+        d = np.maximum(d, _ellipse(u, v - (-hh + reach / 2), hw * rng.uniform(1.0, 1.25), reach * 0.55))
+    shade = 0.85 + 0.15 * np.clip(-d / max(0.1 * pw, 0.8), 0, 1)
+    img = _over(img, colour * shade[..., None], _alpha(d))
+    return _over(img, colour * 0.35, (np.abs(d) < 0.6)[..., None].astype(np.float32) * 0.5)
+
+
+def _draw_phone(rng, img, size, cx, cy, theta, length, width_ratio=None, style=None,
+                version=GENERATOR_VERSION):
     """Draw a phone; returns (img, body SDF [H,W], (u, v, half width, half height)).
 
     style: "smart" (touch screen), "bar" (screen + 4x3 keypad), "qwerty",
     "flip" (open clamshell: screen half, hinge, keypad half) or "slider"
     (a screen slab slid up over a keypad slab); random when None.
+    version: see GENERATOR_VERSIONS; 3 may set a face plate of another
+    colour into the shell (FACE_PLATE_P); the mask is the whole body either way.
     """
     pw = length * (_phone_width_ratio(rng) if width_ratio is None else width_ratio)
     hw, hh = pw / 2, length / 2
@@ -315,7 +347,8 @@ def _draw_phone(rng, img, size, cx, cy, theta, length, width_ratio=None, style=N
     if style is None:
         style = rng.choice(PHONE_STYLES, p=PHONE_STYLE_P)
     radius = pw * rng.uniform(0.06, 0.22)
-    base = _jitter(rng, BODY_COLOURS[rng.integers(len(BODY_COLOURS))])
+    colours = BODY_COLOURS + BRIGHT_BODY_COLOURS if version >= 3 else BODY_COLOURS
+    base = _jitter(rng, colours[rng.integers(len(colours))])
     if style == "flip":     # two halves, the lower one a little narrower, and a hinge
         gap = length * 0.04
         d_top = _rrect(u, v + hh / 2 + gap / 4, hw, hh / 2 - gap / 4, radius)
@@ -340,6 +373,10 @@ def _draw_phone(rng, img, size, cx, cy, theta, length, width_ratio=None, style=N
     body = base * (shade * bevel)[..., None]
     body = body + rng.normal(0, 0.015, body.shape)
     img = _over(img, np.clip(body, 0, 1), _alpha(d_body))
+    if version >= 3 and rng.random() < FACE_PLATE_P:
+        shell = d_top if style == "flip" else d_front if style == "slider" else d_body
+        top_only = style in ("bar", "qwerty") and rng.random() < 0.6
+        img = _face_plate(rng, img, u, v, hw, hh, pw, base, shell, top_only)
 
     margin = pw * rng.uniform(0.06, 0.11)
     keycol = _jitter(rng, rng.choice([(0.85, 0.85, 0.85), (0.1, 0.1, 0.1), base * 0.6 + 0.2]), 0.05)
@@ -684,7 +721,8 @@ def _negative(rng, img, size, kind):
 
 
 def make_frame(rng, size=128, negative=False, max_phones=2, cutouts=None, paste_prob=0.5,
-               max_tries=20, negative_kind=None, distractor_prob=0.35, hold_prob=0.85):
+               max_tries=20, negative_kind=None, distractor_prob=0.35, hold_prob=0.85,
+               version=GENERATOR_VERSION):
     """One frame with its annotations.
 
     negative: no phone; ``negative_kind`` "hand" (an empty hand), "held" (a
@@ -696,12 +734,14 @@ def make_frame(rng, size=128, negative=False, max_phones=2, cutouts=None, paste_
         frames (mrcnn's data generator skips frames without instances).
     hold_prob: chance that a phone is held; the palm then usually sits
         behind it and only fingers and thumb cross its edges.
+    version: the generator's drawing version (GENERATOR_VERSIONS).
     Returns: dict with image uint8 [size, size, 3], masks bool [size, size, N],
     polygons (list of N [K, (x, y)] int arrays), sources (list of N str:
     "drawn:STYLE" or the cut-out name), hand (bool [size, size]: skin drawn
     over the phones, i.e. the occluders; the masks never include it).
     """
     size = int(size)
+    _check_version(version)
     for _ in range(max_tries):
         img = _background(rng, size)
         if negative:
@@ -750,7 +790,8 @@ def make_frame(rng, size=128, negative=False, max_phones=2, cutouts=None, paste_
                     if palm_behind:
                         img = _draw_hand(rng, img, back, skin)
                 style = rng.choice(PHONE_STYLES, p=PHONE_STYLE_P)
-                img, d_body, _ = _draw_phone(rng, img, size, cx, cy, theta, length, ratio, style)
+                img, d_body, _ = _draw_phone(rng, img, size, cx, cy, theta, length, ratio, style,
+                                             version=version)
                 body = d_body <= 0
                 sources.append(f"drawn:{style}")
             for prev in bodies:
@@ -781,15 +822,21 @@ def make_frame(rng, size=128, negative=False, max_phones=2, cutouts=None, paste_
     raise RuntimeError(f"no valid frame after {max_tries} tries")
 
 
-def make_sample(rng, size=128, negative=False, max_phones=2, cutouts=None, paste_prob=0.5):
+def make_sample(rng, size=128, negative=False, max_phones=2, cutouts=None, paste_prob=0.5,
+                version=GENERATOR_VERSION):
     """In-memory sample: (image uint8 [size, size, 3], masks bool [size, size, N]).
 
     masks are the exact visible phone pixels (body minus occluders); the VIA
     polygons written by generate() reproduce them with IoU >= 0.9.
     """
     f = make_frame(rng, size, negative=negative, max_phones=max_phones, cutouts=cutouts,
-                   paste_prob=paste_prob)
+                   paste_prob=paste_prob, version=version)
     return f["image"], f["masks"]
+
+
+def _check_version(version):
+    if version not in GENERATOR_VERSIONS:
+        raise ValueError(f"generator version must be one of {GENERATOR_VERSIONS}, got {version!r}")
 
 
 def frame_rng(seed, index):
@@ -798,7 +845,8 @@ def frame_rng(seed, index):
 
 
 def generate(out_dir, n, size=128, seed=0, paste_from=None, exclude=(), negatives=0.0,
-             max_phones=2, paste_prob=0.5, prefix="synth", distractor_prob=0.35):
+             max_phones=2, paste_prob=0.5, prefix="synth", distractor_prob=0.35,
+             version=GENERATOR_VERSION):
     """Write ``n`` frames as PNGs + a VIA 2.x export ``via_region_data.json``.
 
     out_dir: output directory (created). Files: ``{prefix}_{seed}_{i:05d}.png``.
@@ -809,7 +857,7 @@ def generate(out_dir, n, size=128, seed=0, paste_from=None, exclude=(), negative
         phone is a real cut-out with probability ``paste_prob``.
     negatives: fraction (0..1) of frames without any phone (kept in the VIA
         file with no regions: load them with keep_empty=True).
-    distractor_prob: see :func:`make_frame`.
+    distractor_prob, version: see :func:`make_frame`.
     Returns: path of the VIA JSON.
     """
     from tqdm import tqdm
@@ -817,6 +865,7 @@ def generate(out_dir, n, size=128, seed=0, paste_from=None, exclude=(), negative
         raise ValueError(f"size must be >= 32, got {size}")
     if not 0.0 <= float(negatives) <= 1.0:
         raise ValueError(f"negatives must be in [0, 1], got {negatives}")
+    _check_version(version)
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     cutouts = load_cutouts(paste_from, exclude) if paste_from else None
@@ -825,7 +874,7 @@ def generate(out_dir, n, size=128, seed=0, paste_from=None, exclude=(), negative
         rng = frame_rng(seed, i)
         negative = rng.random() < negatives
         f = make_frame(rng, size, negative=negative, max_phones=max_phones, cutouts=cutouts,
-                       paste_prob=paste_prob, distractor_prob=distractor_prob)
+                       paste_prob=paste_prob, distractor_prob=distractor_prob, version=version)
         name = f"{prefix}_{int(seed)}_{i:05d}.png"
         path = os.path.join(out_dir, name)
         write_png_atomic(path, f["image"])
@@ -851,11 +900,13 @@ def main(argv=None):
     p.add_argument("--paste-prob", type=float, default=0.5)
     p.add_argument("--distractor-prob", type=float, default=0.35,
                    help="chance of a non-phone object or an empty hand in a phone frame")
+    p.add_argument("--generator-version", type=int, default=GENERATOR_VERSION, choices=GENERATOR_VERSIONS,
+                   help="3 adds phones with a face plate of another colour inside the shell")
     a = p.parse_args(argv)
     try:
         path = generate(a.out, a.n, size=a.size, seed=a.seed, paste_from=a.paste_from, exclude=a.exclude,
                         negatives=a.negatives, max_phones=a.max_phones, paste_prob=a.paste_prob,
-                        distractor_prob=a.distractor_prob)
+                        distractor_prob=a.distractor_prob, version=a.generator_version)
     except (PhoneDataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

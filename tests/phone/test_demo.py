@@ -120,6 +120,11 @@ def test_synthetic_split_is_cached_and_deterministic(tmp_path):
     assert os.path.getmtime(os.path.join(a, files[0])) == mtime
     learning.make_synthetic_split(str(tmp_path / "a"), 2, seed=6)  # regenerated
     assert len([f for f in os.listdir(a) if f.endswith(".png")]) == 2
+    before = (tmp_path / "a" / "synth_6_00000.png").read_bytes()
+    learning.make_synthetic_split(str(tmp_path / "a"), 2, seed=6, version=3)  # another drawing
+    assert (tmp_path / "a" / "synth_6_00000.png").read_bytes() != before
+    with open(tmp_path / "a" / ".params.json") as f:
+        assert json.load(f)["drawing"] == 3
 
 
 def test_scratch_config_splits_steps_into_epochs():

@@ -235,3 +235,78 @@ def test_motion_blur_spreads_along_a_line_and_keeps_energy():
     assert ev[1] >= 0.5 and ev[0] <= 0.25 * ev[1]
     flat = np.full((16, 16, 3), 0.4, np.float32)
     np.testing.assert_allclose(synthetic._motion_blur(np.random.default_rng(2), flat), flat, atol=1e-6)
+
+
+# Drawing versions: 2 draws what every committed model was trained on (the
+# shipped recipe names it), 3 adds face plates of another colour in the shell.
+V2_FRAMES_SEED0 = [  # (sources, visible mask areas) of make_frame(frame_rng(0, i), 128, version=2)
+    (["drawn:bar"], [3350]), (["drawn:slider"], [1234]), (["drawn:smart"], [705]),
+    (["drawn:bar"], [2868]), (["drawn:flip", "drawn:smart"], [1381, 470]), (["drawn:flip"], [830]),
+    (["drawn:bar"], [2580]), (["drawn:flip"], [3744]),
+]
+
+
+def test_version_2_draws_what_the_shipped_recipe_was_trained_on():
+    for i, (sources, areas) in enumerate(V2_FRAMES_SEED0):
+        f = make_frame(frame_rng(0, i), 128, version=2)
+        assert f["sources"] == sources
+        assert f["masks"].sum(axis=(0, 1)).tolist() == areas
+
+
+def test_versions_differ_only_where_a_phone_is_drawn():
+    differ = 0
+    for i in range(12):
+        neg2 = make_frame(frame_rng(5, i), 128, negative=True, version=2)
+        neg3 = make_frame(frame_rng(5, i), 128, negative=True, version=3)
+        np.testing.assert_array_equal(neg2["image"], neg3["image"])
+        f2 = make_frame(frame_rng(5, i), 128, version=2)
+        f3 = make_frame(frame_rng(5, i), 128, version=3)
+        differ += not np.array_equal(f2["image"], f3["image"])
+    assert differ >= 6
+    with pytest.raises(ValueError, match="generator version"):
+        make_frame(frame_rng(5, 0), 128, version=4)
+
+
+def test_face_plate_leaves_a_rim_of_shell_colour_and_the_mask_is_the_whole_body():
+    size, pw, hh = 96, 40.0, 40.0
+    u, v = synthetic._local(size, 48, 48, 0.0)
+    d_shell = synthetic._rrect(u, v, pw / 2, hh, 4.0)
+    base = np.array([0.80, 0.12, 0.10])                      # a red shell, as CORe50's Nokia
+    img = np.where((d_shell <= 0)[..., None], base, 0.5).astype(np.float64)
+    out = synthetic._face_plate(np.random.default_rng(0), img.copy(), u, v, pw / 2, hh, pw, base,
+                                d_shell, top_only=False)
+    rim = (d_shell < -1) & (d_shell > -0.08 * pw + 1)        # the rim is >= 0.08 * width
+    np.testing.assert_allclose(out[rim], np.broadcast_to(base, out[rim].shape), atol=1e-6)
+    inside = d_shell < -(0.25 * pw + 2)                      # inside the plate whatever its rim
+    assert inside.sum() > 100
+    plate = out[inside].mean(axis=0)
+    assert abs(plate.mean() - base.mean()) > 0.2             # a plate of another brightness
+    np.testing.assert_array_equal(out[d_shell > 0.5], img[d_shell > 0.5])   # nothing outside
+    # In a frame the phone's mask is its body, plate or not.
+    synthetic_p = synthetic.FACE_PLATE_P
+    try:
+        synthetic.FACE_PLATE_P = 1.0
+        img0 = np.zeros((128, 128, 3), np.float32)
+        o3, d3, _ = synthetic._draw_phone(np.random.default_rng(1), img0, 128, 64, 64, 0.3, 80, 0.5,
+                                          "bar", version=3)
+        o2, d2, _ = synthetic._draw_phone(np.random.default_rng(1), img0, 128, 64, 64, 0.3, 80, 0.5,
+                                          "bar", version=2)
+    finally:
+        synthetic.FACE_PLATE_P = synthetic_p
+    np.testing.assert_array_equal(d3 <= 0, d2 <= 0)
+    assert not np.array_equal(o3, o2)
+
+
+def test_cli_generator_version(tmp_path):
+    from phone.synthetic import main
+    assert main(["--out", str(tmp_path / "v3"), "--n", "3", "--seed", "5", "--generator-version", "3"]) == 0
+    assert main(["--out", str(tmp_path / "v2"), "--n", "3", "--seed", "5"]) == 0
+    a = [read_image(str(tmp_path / "v3" / f"synth_5_{i:05d}.png")) for i in range(3)]
+    b = []
+    for i in range(3):
+        rng = frame_rng(5, i)
+        rng.random()                              # generate() draws "negative?" first
+        b.append(make_frame(rng, 128, version=3)["image"])
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a[0], read_image(str(tmp_path / "v2" / "synth_5_00000.png")))
