@@ -11,6 +11,12 @@ or, with ``paste_from``, a cut-out of a real annotated CORe50 phone, randomly
 rotated, scaled and flipped. Most phones are held by a skin-toned hand
 (7 tones): the palm usually sits behind the phone and fingers and thumb
 cross its edges, as in CORe50; otherwise the palm covers one end.
+Drawing versions (``version=``, ``--generator-version``): 2 is what every
+committed model was trained on; 3 also sets a face plate of another colour
+into half of the drawn phones' shells (the whole front, or an oval around
+the screen with the keys on the shell, like CORe50's red Nokia with its dark
+face) and adds bright shell colours. Frames without a drawn phone are the
+same in both.
 Hard negatives: phone frames may also show an empty hand or another object
 (remote control, marker, can, cup, ball, bulb, box, scissors, glasses, plug
 adapter; held or not), and negative frames (``negatives`` > 0) show an
@@ -38,7 +44,7 @@ CLI::
 
     python phone/synthetic.py --out DIR --n 200 --size 128 --seed 0 \
         [--paste-from datasets/phone/train/via_region_data.json] [--exclude C_01_08_000.png] [--negatives 0.1] \
-        [--distractor-prob 0.35]
+        [--distractor-prob 0.35] [--generator-version 3]
 """
 import argparse
 import math
