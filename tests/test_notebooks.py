@@ -69,11 +69,13 @@ def gt_union(frame_name, subset="val"):
 @pytest.fixture(scope="module")
 def random_weights(tmp_path_factory):
     """Untrained weights of the from-scratch phone model (the demo model's
-    architecture): enough to drive every step of the notebooks quickly."""
+    architecture): enough to drive every step of the notebooks quickly. The
+    file stores a batch of 4, as ``make demo``'s model does: a notebook that
+    detects one image at a time must ask for its own batch size."""
     from mrcnn.model import MaskRCNN
-    from phone.config import PhoneScratchInferenceConfig
+    from phone.config import PhoneScratchInferenceConfig, derive_config
     d = tmp_path_factory.mktemp("nbweights")
-    model = MaskRCNN("inference", PhoneScratchInferenceConfig(), str(d))
+    model = MaskRCNN("inference", derive_config(PhoneScratchInferenceConfig(), IMAGES_PER_GPU=4), str(d))
     path = d / "mask_rcnn_phone_random.h5"
     model.save_weights(str(path))
     return str(path)
