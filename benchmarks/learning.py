@@ -284,8 +284,9 @@ def main(argv=None):
                    help="fraction of training frames without a phone")
     p.add_argument("--distractor-prob", type=float, default=None,
                    help="share of phone frames that also show an empty hand or another object")
+    from phone.synthetic import GENERATOR_VERSIONS
     p.add_argument("--generator-version", dest="generator", type=int, default=None,
-                   choices=(2, 3), help="drawing version of the training frames "
+                   choices=GENERATOR_VERSIONS, help="drawing version of the training frames "
                    "(phone.synthetic.GENERATOR_VERSIONS; the frames models are scored on stay fixed)")
     p.add_argument("--json", default=None)
     p.add_argument("--curve", default=None, help="learning-curve PNG (scores every checkpoint)")

@@ -17,10 +17,6 @@ import numpy as np
 from phone import paths
 
 REAL_DIR = paths.bundled_dataset_dir()
-#: bumped whenever phone/synthetic.py draws different frames for the same
-#: parameters (cached splits are regenerated); the drawing version itself is
-#: a parameter of the split (``version``)
-GENERATOR_VERSION = 2
 #: The drawing version of the frames every model is *scored* and chosen on
 #: (the synthetic test split, hand-only frames, selection frames): fixed, so
 #: that numbers stay comparable whatever version a model was trained on.
@@ -36,7 +32,8 @@ def make_synthetic_split(out_dir, n, seed, size=128, paste_from=None,
                          version=None):
     """Generates (or reuses, when the parameters match) a folder of synthetic
     frames with ``via_region_data.json``. ``version``: the drawing version
-    (phone.synthetic.GENERATOR_VERSIONS; default: the generator's own).
+    (phone.synthetic.GENERATOR_VERSIONS; default: the generator's own); a
+    split cached with another version is regenerated.
     Returns the folder."""
     from phone import synthetic
     version = synthetic.GENERATOR_VERSION if version is None else int(version)
@@ -44,9 +41,7 @@ def make_synthetic_split(out_dir, n, seed, size=128, paste_from=None,
                   paste_from=[os.path.relpath(p, REAL_DIR) for p in (paste_from or [])],
                   exclude=sorted(exclude), paste_prob=paste_prob,
                   negatives=negatives, distractor_prob=distractor_prob,
-                  version=GENERATOR_VERSION)
-    if version != 2:   # (stamps written before drawing versions existed stay valid)
-        params["drawing"] = version
+                  version=version)
     stamp = os.path.join(out_dir, ".params.json")
     if os.path.exists(stamp):
         with open(stamp) as f:

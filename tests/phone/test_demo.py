@@ -124,7 +124,7 @@ def test_synthetic_split_is_cached_and_deterministic(tmp_path):
     learning.make_synthetic_split(str(tmp_path / "a"), 2, seed=6, version=3)  # another drawing
     assert (tmp_path / "a" / "synth_6_00000.png").read_bytes() != before
     with open(tmp_path / "a" / ".params.json") as f:
-        assert json.load(f)["drawing"] == 3
+        assert json.load(f)["version"] == 3
 
 
 def test_scratch_config_splits_steps_into_epochs():
