@@ -54,8 +54,15 @@ def test_selection_scores_are_balanced_and_use_their_own_seeds():
     s = learning.selection_scores(everywhere, n=4)
     assert (s["hand"], s["held"], s["objects"], s["phone_found"]) == (0.0, 0.0, 0.0, 1.0)
     assert s["balanced"] == 0.5
+    # a whole-frame mask: each phone frame's IoU is its phones' share of the frame
+    from phone import synthetic
+    shares = [synthetic.make_sample(synthetic.frame_rng(learning.SELECTION_SEEDS["phone"], i),
+                                    version=learning.BENCHMARK_VERSION)[1].any(-1).mean()
+              for i in range(4)]
+    assert 0.0 < min(shares) and s["phone_mask_iou"] == pytest.approx(np.mean(shares))
     s = learning.selection_scores(nowhere, n=4)
     assert (s["hand"], s["phone_found"], s["balanced"]) == (1.0, 0.0, 0.5)
+    assert s["phone_mask_iou"] == 0.0           # every phone frame shows a phone
     assert len(everywhere.seen) == 16
     test_frames = learning.hand_only_frames(4, 3000)          # the card's hand-only seed
     assert not any(np.array_equal(a, b) for a in everywhere.seen[:4] for b in test_frames)
@@ -125,9 +132,11 @@ def test_shipped_model_matches_its_card_and_finds_the_held_out_phone(phone_data_
     assert len(data) <= 20 * 1024 * 1024
     sha = hashlib.sha256(data).hexdigest()
     assert sha in open(CARD).read(), "MODEL_CARD.md does not give the file's sha256"
-    from phone.config import PhoneScratchInferenceConfig
     from phone.segment import Segmenter
-    seg = Segmenter(config=PhoneScratchInferenceConfig(), weights=SHIPPED)
+    seg = Segmenter(weights=SHIPPED)                   # the configuration stored in the file
+    side = 2 * int(seg.config.MASK_POOL_SIZE)
+    assert list(seg.config.MASK_SHAPE) == [side, side]
+    assert f"{side}x{side} mask head" in open(CARD).read(), "the card names another mask head"
     ds = learning.load_real(("val",))                 # C_01_08_000: no cut-out in training
     (bw, r), = seg.segment_images([ds.load_image(ds.image_ids[0])])
     gt = ds.load_mask(ds.image_ids[0])[0].any(-1)
@@ -168,3 +177,24 @@ def test_train_scratch_from_a_checkpoint_is_a_fine_tune_not_a_resume(tmp_path):
     # (an untrained RPN proposes no positive ROI: the mask and box heads get
     # no gradient in 2 steps; the classifier and the RPN do)
     assert {"mrcnn_class_logits", "rpn_model"} <= set(moved), sorted(set(before) - set(moved))
+
+
+@pytest.mark.slow
+def test_inference_segmenter_builds_the_architecture_stored_in_the_file(tmp_path):
+    """A model trained with another mask head (MASK_POOL_SIZE 7, 14x14 masks)
+    is scored with that head, not PhoneScratchInferenceConfig's 28x28 one:
+    the mask head's weights do not depend on the pool size, so loading them
+    into the default graph would not fail, only give other masks."""
+    from mrcnn.model import MaskRCNN
+    from phone.config import PhoneScratchConfig, derive_config
+    cfg = derive_config(PhoneScratchConfig(), MASK_POOL_SIZE=7, MASK_SHAPE=[14, 14],
+                        MIXED_PRECISION="auto")
+    path = str(tmp_path / "mask14.h5")
+    MaskRCNN("training", cfg, str(tmp_path)).save_weights(path)      # stores cfg
+    seg = learning.inference_segmenter(path, USE_MINI_MASK=False)
+    c = seg.model.config
+    assert (c.MASK_POOL_SIZE, list(c.MASK_SHAPE), c.BATCH_SIZE) == (7, [14, 14], 1)
+    assert c.MIXED_PRECISION == "float32" and c.USE_MINI_MASK is False
+    image = np.zeros((128, 128, 3), np.uint8)
+    detections, masks = seg.model._predict(*seg.model.mold_inputs([image])[:2])
+    assert masks.shape[2:] == (14, 14)
