@@ -335,6 +335,9 @@ class MaskRCNN:
         """
         loaded = weights_io.load_weights_h5(self.keras_model, filepath,
                                             by_name=by_name, exclude=exclude)
+        mismatch = weights_io.mask_head_mismatch(filepath, self.config)
+        if mismatch:
+            logger.warning(mismatch)
         self.set_log_dir(filepath)
         return loaded
 

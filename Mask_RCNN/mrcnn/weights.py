@@ -375,6 +375,31 @@ def read_config(filepath, base=None):
                                f"be used: {str(e).splitlines()[0]}") from None
 
 
+def mask_head_mismatch(filepath, config):
+    """A one-line warning when ``filepath`` stores a configuration whose mask
+    head samples another ROI size (MASK_POOL_SIZE) than ``config``'s, else
+    None (also for files that store no configuration or a broken one).
+
+    The mask head's convolutions do not depend on MASK_POOL_SIZE, so such
+    weights load without an error; a model built with the other size
+    gives poorer masks. (Expected when fine-tuning a head at a new size.)
+    """
+    try:
+        stored = read_config(filepath)
+    except WeightsFileError:
+        return None
+    if stored is None:
+        return None
+    theirs = int(getattr(stored, "MASK_POOL_SIZE", 14))
+    mine = int(getattr(config, "MASK_POOL_SIZE", 14))
+    if theirs == mine:
+        return None
+    return (f"{os.fspath(filepath)}: trained with MASK_POOL_SIZE = {theirs} "
+            f"({2 * theirs}x{2 * theirs} masks), this model has {mine} ({2 * mine}x{2 * mine}): "
+            f"its masks will be poorer unless you fine-tune it; build the model with "
+            f"the file's configuration, mrcnn.weights.read_config(path)")
+
+
 def _file_shapes(stored):
     """{layer: {weight basename or 'owner/basename': shape}} of a
     read_weights_h5 result."""

@@ -207,6 +207,45 @@ def test_file_without_config_reads_none_and_loads(r50_model, tmp_path):
     assert "conv1" in loaded and "mrcnn_class_logits" in loaded
 
 
+def _config_only_file(path, config):
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = np.array([], dtype="S1")
+        if config is not None:
+            f.attrs["mrcnn_config"] = W.config_json(config).encode("utf8")
+    return str(path)
+
+
+def test_mask_head_mismatch_names_both_sizes(tmp_path):
+    cls56 = type("Mask56", (LightGroupConfig,), {"MASK_POOL_SIZE": 28, "MASK_SHAPE": [56, 56]})
+    f56 = _config_only_file(tmp_path / "m56.h5", cls56())
+    f14 = _config_only_file(tmp_path / "m14.h5", LightGroupConfig())
+    msg = W.mask_head_mismatch(f56, LightGroupConfig())
+    assert msg.startswith(f56) and "MASK_POOL_SIZE = 28 (56x56" in msg and "has 14 (28x28)" in msg
+    assert "\n" not in msg
+    assert W.mask_head_mismatch(f56, cls56()) is None
+    assert "MASK_POOL_SIZE = 14" in W.mask_head_mismatch(f14, cls56())
+    assert W.mask_head_mismatch(_config_only_file(tmp_path / "none.h5", None), cls56()) is None
+    broken = tmp_path / "broken.h5"
+    with h5py.File(broken, "w") as f:
+        f.attrs["mrcnn_config"] = np.bytes_(b"{not json")
+    assert W.mask_head_mismatch(str(broken), cls56()) is None
+
+
+def test_load_weights_warns_when_the_file_has_another_mask_head(light_model, tmp_path, caplog):
+    path = str(tmp_path / "m.h5")
+    light_model.save_weights(path)
+    cls56 = type("Mask56", (LightGroupConfig,), {"MASK_POOL_SIZE": 28, "MASK_SHAPE": [56, 56]})
+    other = MaskRCNN("inference", cls56(), str(tmp_path))
+    with caplog.at_level("WARNING", logger="mrcnn"):
+        other.load_weights(path, by_name=True)       # the head's weights fit: no error
+    assert [r.getMessage() for r in caplog.records if "MASK_POOL_SIZE" in r.getMessage()] == [
+        W.mask_head_mismatch(path, cls56())]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mrcnn"):
+        light_model.load_weights(path, by_name=True)
+    assert not [r for r in caplog.records if "MASK_POOL_SIZE" in r.getMessage()]
+
+
 @pytest.mark.parametrize("text", [b"{not json", b'{"format": 1}', b'{"format": 0, "config": {}}',
                                   b"\xff\xfe"])
 def test_read_config_broken_attribute_is_one_line(tmp_path, text):
