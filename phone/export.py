@@ -31,6 +31,7 @@ import tempfile
 import time
 
 import numpy as np
+from mrcnn.core.metrics import mask_iou  # re-exported (phone.export.mask_iou): one home for it
 
 from phone.errors import ExportError, ImageReadError
 
@@ -79,13 +80,6 @@ def _check_out(fmt, out):
         raise ExportError(f"{out}: folder exists and is not a SavedModel; not replacing it")
     if fmt != "saved_model" and os.path.isdir(out):
         raise ExportError(f"{out}: exists and is a folder")
-
-
-def mask_iou(a, b):
-    """IoU of two masks (nonzero = on); 1.0 when both are empty."""
-    a, b = np.asarray(a) != 0, np.asarray(b) != 0
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
 def _as_uint8_rgb(image, where):
