@@ -13,6 +13,10 @@ backgrounds), then reports:
 With --loo, real frames are scored leave-one-out instead: one model per
 annotated real frame, trained with cut-outs of the other real frames only.
 
+Every run folder keeps an epoch log (epoch_log.json: step, wall time,
+checkpoint); --curve-from RUN_DIR scores those checkpoints later, the
+learning curve of a run made without --curve.
+
 Prints a table and writes JSON (--json). Usage:
 
     python benchmarks/learning.py --steps 1500 --json benchmarks/learning.json
@@ -266,6 +270,38 @@ def evaluate_weights(args, weights, held_out):
     return out
 
 
+def curve_from(parser, args, json_path, curve_path, held_default):
+    """--curve-from RUN_DIR: the learning curve of a finished run, scored as
+    a run with --curve scores it (synthetic held-out set, the real frames
+    held out of that run: --loo FRAME for a leave-one-out run, else the
+    *val* frames; hand-only frames), with the wall times of its epoch log."""
+    from phone import learning
+    try:
+        epoch_log = learning.read_epoch_log(args.curve_from)
+    except ValueError as e:
+        parser.error(f"--curve-from: {e}")
+    scored = list(args.loo) if args.loo else list(held_default)
+    names = learning.real_frame_names()
+    unknown = sorted(set(scored) - set(names))
+    if unknown:
+        parser.error(f"--loo: not an annotated real frame: {', '.join(unknown)}")
+    test_dir = learning.make_synthetic_split(
+        os.path.join(args.work, "test_synthetic"), args.n_test,
+        seed=args.seed + 2000, paste_prob=0.0, version=learning.BENCHMARK_VERSION)
+    real_ds = learning.load_real(exclude=[n for n in names if n not in scored])
+    hand = learning.hand_only_frames(args.n_hand, seed=args.seed + 3000)
+    points = score_checkpoints(args, epoch_log, learning.load_split(test_dir), real_ds, hand)
+    png = curve_path or os.path.join(args.curve_from, "learning_curve.png")
+    learning.plot_curve(points, png, title=f"learning curve of {os.path.basename(os.path.normpath(args.curve_from))}")
+    print(f"curve: {png}")
+    if json_path:
+        from phone.evaluate import write_json
+        write_json({"run": os.path.abspath(args.curve_from), "real_scored": scored,
+                    "curve": points}, json_path)
+        print(f"JSON: {json_path}")
+    return 0
+
+
 def print_evaluation(ev):
     print(f"weights {ev['weights']} (sha256 {ev['sha256'][:16]}...), "
           f"score >= {ev['DETECTION_MIN_CONFIDENCE']}")
@@ -322,6 +358,10 @@ def main(argv=None):
     p.add_argument("--select", nargs="+", metavar="WEIGHTS", default=None,
                    help="no training: model-selection scores of these weights files on "
                         "validation frames only (phone.learning.selection_scores)")
+    p.add_argument("--curve-from", metavar="RUN_DIR", default=None,
+                   help="no training: score every checkpoint of a finished run folder "
+                        "(its epoch_log.json) on the recipe's sets and write the learning "
+                        "curve (--curve, default RUN_DIR/learning_curve.png; JSON with --json)")
     p.add_argument("--n-select", type=int, default=100, metavar="N",
                    help="--select: frames of each kind (3 negative kinds + phone frames)")
     p.add_argument("--n-hand", type=int, default=None,
@@ -337,7 +377,8 @@ def main(argv=None):
                         "the config's DETECTION_MIN_CONFIDENCE)")
     args = p.parse_args(argv)
     recipe = RECIPES[args.recipe]
-    select_json = args.json          # --select writes JSON only where told to
+    select_json = args.json          # --select / --curve-from write JSON only where told to
+    explicit_curve = args.curve
     if args.evaluate and args.json is None and recipe["json"]:
         args.json = os.path.join(ROOT, recipe["json"].replace(".json", "_eval.json"))
     for key in ("steps", "n_train", "epochs", "export", "curve", "json", "n_hand", "work",
@@ -387,6 +428,8 @@ def main(argv=None):
                         "frames_per_kind": args.n_select, "models": rows}, select_json)
             print(f"JSON: {select_json}")
         return 0
+    if args.curve_from:
+        return curve_from(p, args, select_json, explicit_curve, held_default)
     if args.evaluate:
         ev = evaluate_weights(args, args.evaluate, held_default)
         print_evaluation(ev)

@@ -109,11 +109,16 @@ def train_scratch(train_ds, val_ds, steps, logs_dir, seed=0, batch_size=None,
 
     epochs: number of checkpoints (default: scratch_config's choice).
     epoch_log: a list; gets one dict per finished epoch: epoch, step,
-        seconds since the start of training, checkpoint path, loss.
+        seconds since the start of training, checkpoint path, loss. The
+        same list is also written, after every epoch, to ``epoch_log.json``
+        in the run folder (read_epoch_log), so the checkpoints of a finished
+        run can be scored later with their wall times
+        (``benchmarks/learning.py --curve-from RUN_DIR``).
     Returns (checkpoint path, keras History, seconds spent training).
     """
     import keras
     from mrcnn.model import MaskRCNN
+    from phone.imageio import write_json_atomic
     from phone.train import build_augmentation
     cfg, epochs = scratch_config(steps, batch_size, epochs=epochs, **overrides)
     keras.utils.set_random_seed(int(seed))
@@ -126,13 +131,15 @@ def train_scratch(train_ds, val_ds, steps, logs_dir, seed=0, batch_size=None,
         model.set_log_dir()
     t = time.time()
 
+    entries = epoch_log if epoch_log is not None else []
+
     class _EpochLog(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            if epoch_log is not None:
-                epoch_log.append({"epoch": epoch + 1, "step": (epoch + 1) * cfg.STEPS_PER_EPOCH,
-                                  "seconds": time.time() - t,
-                                  "checkpoint": model.checkpoint_path.format(epoch=epoch + 1),
-                                  "loss": float((logs or {}).get("loss", float("nan")))})
+            entries.append({"epoch": epoch + 1, "step": (epoch + 1) * cfg.STEPS_PER_EPOCH,
+                            "seconds": time.time() - t,
+                            "checkpoint": model.checkpoint_path.format(epoch=epoch + 1),
+                            "loss": float((logs or {}).get("loss", float("nan")))})
+            write_json_atomic(os.path.join(model.log_dir, EPOCH_LOG_NAME), entries)
 
     history = model.train(train_ds, val_ds, learning_rate=cfg.LEARNING_RATE,
                           epochs=epochs, layers="all",
@@ -140,6 +147,41 @@ def train_scratch(train_ds, val_ds, steps, logs_dir, seed=0, batch_size=None,
                           custom_callbacks=[_EpochLog()],
                           verbose=verbose, seed=int(seed))
     return model.find_last(), history, time.time() - t
+
+
+#: the file train_scratch keeps in each run folder (one entry per epoch)
+EPOCH_LOG_NAME = "epoch_log.json"
+
+
+def read_epoch_log(run_dir):
+    """The epoch log of a train_scratch run folder (``epoch_log.json``):
+    a list of dicts (epoch, step, seconds, checkpoint, loss), oldest first,
+    with checkpoint paths that exist. Raises ValueError (one line naming
+    the file) when the log is missing or names no checkpoint that exists."""
+    path = os.path.join(os.fspath(run_dir), EPOCH_LOG_NAME)
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no epoch log (runs of train_scratch write one; "
+                         f"is {run_dir} a run folder such as logs_all/phoneYYYYmmddTHHMM?)")
+    try:
+        with open(path) as f:
+            entries = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: unreadable epoch log ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0]})") from None
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: an epoch log is a JSON list")
+    kept = []
+    for e in entries:
+        ckpt = e.get("checkpoint") if isinstance(e, dict) else None
+        if not ckpt:
+            continue
+        if not os.path.isfile(ckpt):      # the folder was moved: look beside the log
+            ckpt = os.path.join(os.fspath(run_dir), os.path.basename(ckpt))
+        if os.path.isfile(ckpt):
+            kept.append(dict(e, checkpoint=ckpt))
+    if not kept:
+        raise ValueError(f"{path}: names no checkpoint that exists")
+    return sorted(kept, key=lambda e: e.get("step", 0))
 
 
 def hand_only_frames(n, seed, size=128, kind="hand"):
