@@ -44,6 +44,16 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(ROOT, "Mask_RCNN"), ROOT]
 
+#: Config overrides of the shipped model's stage 2 (and, with its 56x56
+#: mask head, stage 3): phone-free frames trained as negatives, negative
+#: ROIs filling TRAIN_ROIS_PER_IMAGE, the class loss weighted 2.
+STAGE2_SETS = {"USE_MINI_MASK": False, "TRAIN_ON_EMPTY_IMAGES": True,
+               "LEARNING_RATE": 0.003, "LEARNING_RATE_WARMUP_STEPS": 0,
+               "ROI_POSITIVE_RATIO": 0.1, "ROI_SAMPLING": "fill",
+               "LOSS_WEIGHTS": {"rpn_class_loss": 1.0, "rpn_bbox_loss": 1.0,
+                                "mrcnn_class_loss": 2.0, "mrcnn_bbox_loss": 1.0,
+                                "mrcnn_mask_loss": 1.0}}
+
 #: Recipes: defaults for the options left unset on the command line.
 RECIPES = {
     "default": dict(steps=1500, n_train=800, epochs=None, sets={}, export=None,
@@ -86,12 +96,7 @@ RECIPES = {
     # (generator version 2); 0.893 on version-3 frames (the shipped file).
     "shipped-negatives": dict(
         steps=9600, n_train=1500, epochs=8,
-        sets={"USE_MINI_MASK": False, "TRAIN_ON_EMPTY_IMAGES": True,
-              "LEARNING_RATE": 0.003, "LEARNING_RATE_WARMUP_STEPS": 0,
-              "ROI_POSITIVE_RATIO": 0.1, "ROI_SAMPLING": "fill",
-              "LOSS_WEIGHTS": {"rpn_class_loss": 1.0, "rpn_bbox_loss": 1.0,
-                               "mrcnn_class_loss": 2.0, "mrcnn_bbox_loss": 1.0,
-                               "mrcnn_mask_loss": 1.0}},
+        sets=STAGE2_SETS,
         export="outputs/shipped_negatives/mask_rcnn_phone_stage2.h5", curve=None,
         json="benchmarks/results/shipped_negatives_v3.json", n_hand=200,
         work="outputs/shipped_negatives", init="outputs/shipped/mask_rcnn_phone_stage1.h5",
@@ -106,16 +111,10 @@ RECIPES = {
     # Control, the same 2,400 steps with the 28x28 head
     # (shipped_mask56_control28.json): held-out real frame 0.909 against
     # 0.931, synthetic mIoU 0.627 against 0.639; chosen on the selection
-    # frames (RESULTS.md, phone/models/MODEL_CARD.md).
+    # frames (phone/models/MODEL_CARD.md).
     "shipped-mask56": dict(
         steps=2400, n_train=1500, epochs=2,
-        sets={"USE_MINI_MASK": False, "TRAIN_ON_EMPTY_IMAGES": True,
-              "LEARNING_RATE": 0.003, "LEARNING_RATE_WARMUP_STEPS": 0,
-              "ROI_POSITIVE_RATIO": 0.1, "ROI_SAMPLING": "fill",
-              "LOSS_WEIGHTS": {"rpn_class_loss": 1.0, "rpn_bbox_loss": 1.0,
-                               "mrcnn_class_loss": 2.0, "mrcnn_bbox_loss": 1.0,
-                               "mrcnn_mask_loss": 1.0},
-              "MASK_POOL_SIZE": 28, "MASK_SHAPE": [56, 56]},
+        sets=dict(STAGE2_SETS, MASK_POOL_SIZE=28, MASK_SHAPE=[56, 56]),
         export="phone/models/mask_rcnn_phone.h5", curve=None,
         json="benchmarks/results/shipped_mask56_v3.json", n_hand=200,
         work="outputs/shipped_negatives", init="outputs/shipped_negatives/mask_rcnn_phone_stage2.h5",
