@@ -568,9 +568,19 @@ def test_round_trip_on_the_bundled_frames_with_a_trained_model(tmp_path, trained
             inter = [(back[:, :, i] & model[:, :, i]).sum() for i in range(model.shape[2])]
             union = [(back[:, :, i] | model[:, :, i]).sum() for i in range(model.shape[2])]
             assert sum(inter) / sum(union) >= 0.95, (inter, union)
+            # a VIA polygon keeps no hole (mask_to_polygon), so each phone-sized
+            # instance is compared with its mask with the holes filled: a ragged
+            # blob of this barely trained model may hold a 10 % hole (seen: 801 of
+            # 891 px, a fresh-clone run)
+            import cv2
             for i in range(model.shape[2]):
                 if model[:, :, i].sum() >= 100:
-                    assert inter[i] / union[i] >= 0.9, (i, inter[i], union[i])
+                    outer, _ = cv2.findContours(model[:, :, i].astype(np.uint8),
+                                                cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+                    filled = cv2.drawContours(np.zeros(image.shape[:2], np.uint8), outer, -1,
+                                              1, thickness=-1).astype(bool) | model[:, :, i]
+                    fi, fu = (back[:, :, i] & filled).sum(), (back[:, :, i] | filled).sum()
+                    assert fi / fu >= 0.9, (i, fi, fu, inter[i], union[i])
             checked += 1
     assert checked >= 1
     ds = PhoneDataset()
