@@ -35,11 +35,10 @@ from mrcnn.core.metrics import mask_iou  # re-exported (phone.export.mask_iou): 
 
 from phone.errors import ExportError, ImageReadError
 
-__all__ = ["FORMATS", "OUTPUT_NAMES", "ExportError", "ExportedSegmenter",
-           "export_model", "verify_export", "detect_format", "default_verify_images",
-           "mask_iou", "export_pipeline"]
+__all__ = ["FORMATS", "ExportFormat", "OUTPUT_NAMES", "ExportError", "ExportedSegmenter",
+           "export_model", "verify_export", "detect_format", "format_for_path",
+           "check_destination", "default_verify_images", "mask_iou", "export_pipeline"]
 
-FORMATS = ("saved_model", "tflite", "onnx")
 OUTPUT_NAMES = ("mask", "boxes", "scores", "class_ids", "instance_masks")
 #: ONNX opset written by tf2onnx
 ONNX_OPSET = 17
@@ -50,35 +49,48 @@ DEFAULT_MIN_IOU = 0.99
 
 # ------------------------------------------------------------------ helpers
 def detect_format(path):
-    """"saved_model" (a folder), "tflite" (.tflite) or "onnx" (.onnx) for an
-    exported file; ExportError otherwise."""
+    """The format of an exported model (a SavedModel folder, or a file with
+    one of the FORMATS suffixes); ExportError otherwise."""
     path = os.fspath(path)
     if os.path.isdir(path):
         if not os.path.isfile(os.path.join(path, "saved_model.pb")):
             raise ExportError(f"{path}: folder without saved_model.pb (not a SavedModel)")
         return "saved_model"
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".tflite":
-        return "tflite"
-    if ext == ".onnx":
-        return "onnx"
-    raise ExportError(f"{path}: not an exported model (a SavedModel folder, .tflite or .onnx)")
+    fmt = _format_of_suffix(path)
+    if fmt is None:
+        raise ExportError(f"{path}: not an exported model (a SavedModel folder, "
+                          f"{' or '.join(f.suffix for f in FORMATS.values() if f.suffix)})")
+    return fmt
 
 
-def _check_out(fmt, out):
+def _format_of_suffix(path):
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    return next((name for name, f in FORMATS.items() if f.suffix and f.suffix == ext), None)
+
+
+def format_for_path(out):
+    """The format an output path asks for: its suffix's, else a SavedModel
+    folder."""
+    return _format_of_suffix(out) or "saved_model"
+
+
+def check_destination(fmt, out):
+    """ExportError (one line) when ``out`` cannot receive a ``fmt`` export:
+    an unknown format, the wrong suffix, a file where a folder goes (or the
+    reverse), a folder that is not a SavedModel. Cheap: the commands call it
+    before building the model."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    suffix = FORMATS[fmt].suffix
     ext = os.path.splitext(out)[1].lower()
-    if fmt == "tflite" and ext != ".tflite":
-        raise ExportError(f"{out}: a TFLite export needs a .tflite path")
-    if fmt == "onnx" and ext != ".onnx":
-        raise ExportError(f"{out}: an ONNX export needs a .onnx path")
-    if fmt == "saved_model" and os.path.isfile(out):
+    if suffix and ext != suffix:
+        raise ExportError(f"{out}: {FORMATS[fmt].title} export needs a {suffix} path")
+    if suffix is None and os.path.isfile(out):
         raise ExportError(f"{out}: exists and is a file; a SavedModel is a folder")
-    if (fmt == "saved_model" and os.path.isdir(out) and os.listdir(out)
+    if (suffix is None and os.path.isdir(out) and os.listdir(out)
             and not os.path.isfile(os.path.join(out, "saved_model.pb"))):
         raise ExportError(f"{out}: folder exists and is not a SavedModel; not replacing it")
-    if fmt != "saved_model" and os.path.isdir(out):
+    if suffix is not None and os.path.isdir(out):
         raise ExportError(f"{out}: exists and is a folder")
 
 
@@ -214,7 +226,25 @@ def _write_onnx(pipeline, tmp):
     return {"opset": ONNX_OPSET}
 
 
-_WRITERS = {"saved_model": _write_saved_model, "tflite": _write_tflite, "onnx": _write_onnx}
+class ExportFormat:
+    """One row of the export-format table: ``suffix`` of the output (None:
+    a folder), ``write(pipeline, tmp) -> details``, ``title`` for messages,
+    ``packages`` it needs beyond TensorFlow, ``summary`` for help texts."""
+
+    def __init__(self, suffix, write, title, packages, summary):
+        self.suffix, self.write, self.title = suffix, write, title
+        self.packages, self.summary = tuple(packages), summary
+
+
+#: The export formats, one row each (add a format here and nowhere else).
+FORMATS = {
+    "saved_model": ExportFormat(None, _write_saved_model, "a SavedModel", (),
+                                "TensorFlow SavedModel folder, any input size"),
+    "tflite": ExportFormat(".tflite", _write_tflite, "a TFLite", ("ai-edge-litert",),
+                           "LiteRT / TFLite flatbuffer, fixed input size"),
+    "onnx": ExportFormat(".onnx", _write_onnx, "an ONNX", ("tf2onnx", "onnx", "onnxruntime"),
+                         f"ONNX opset {ONNX_OPSET}, any input size"),
+}
 
 
 def _file_size(path):
@@ -243,15 +273,18 @@ def _install(tmp, out):
 
 def default_verify_images(config, n_synthetic=4, seed=0):
     """Frames to verify an export on: the bundled real CORe50 frames
-    (datasets/phone/{train,val}/*.png, when present) and ``n_synthetic``
-    synthetic frames at the config's input size."""
+    (phone.paths.bundled_dataset_dir(), a checkout's datasets/phone or the
+    installed package's copy) and ``n_synthetic`` synthetic frames at the
+    config's input size."""
     import glob
-    from phone import synthetic
+    import phone.paths as paths
+    import phone.synthetic as synthetic
     from phone.imageio import read_image
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = paths.bundled_dataset_dir()
     images = []
-    for path in sorted(glob.glob(os.path.join(repo, "datasets", "phone", "*", "*.png"))):
-        images.append((os.path.relpath(path, repo), read_image(path)))
+    for path in sorted(glob.glob(os.path.join(root, "*", "*.png"))):
+        images.append((os.path.join("phone-data", os.path.relpath(path, root)),
+                       read_image(path)))
     size = int(config.IMAGE_MIN_DIM)
     for i in range(int(n_synthetic)):
         image, _ = synthetic.make_sample(synthetic.frame_rng(seed, i), size=max(32, size))
@@ -277,7 +310,7 @@ def export_model(segmenter_or_model, fmt, out, input_size=None, verify_images=No
     for TFLite, opset for ONNX).
     """
     out = os.fspath(out)
-    _check_out(fmt, out)
+    check_destination(fmt, out)
     model, _, _, _ = _unpack(segmenter_or_model)
     config = model.config
     input_shape = None
@@ -299,7 +332,7 @@ def export_model(segmenter_or_model, fmt, out, input_size=None, verify_images=No
     try:
         if not quiet:
             print(f"Exporting {fmt} to {out} ...", file=sys.stderr)
-        details = _WRITERS[fmt](pipeline, tmp)
+        details = FORMATS[fmt].write(pipeline, tmp)
         seconds = time.perf_counter() - t0
         if verify_images is None:
             verify_images = default_verify_images(config)

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from phone import paths
+import phone.paths as paths
 
 REAL_DIR = paths.bundled_dataset_dir()
 #: The drawing version of the frames every model is *scored* and chosen on
@@ -35,7 +35,7 @@ def make_synthetic_split(out_dir, n, seed, size=128, paste_from=None,
     (phone.synthetic.GENERATOR_VERSIONS; default: the generator's own); a
     split cached with another version is regenerated.
     Returns the folder."""
-    from phone import synthetic
+    import phone.synthetic as synthetic
     version = synthetic.GENERATOR_VERSION if version is None else int(version)
     params = dict(n=int(n), seed=int(seed), size=int(size),
                   paste_from=[os.path.relpath(p, REAL_DIR) for p in (paste_from or [])],
@@ -119,7 +119,7 @@ def train_scratch(train_ds, val_ds, steps, logs_dir, seed=0, batch_size=None,
     import keras
     from mrcnn.model import MaskRCNN
     from phone.imageio import write_json_atomic
-    from phone.train import build_augmentation
+    from phone.augmentation import build_augmentation
     cfg, epochs = scratch_config(steps, batch_size, epochs=epochs, **overrides)
     keras.utils.set_random_seed(int(seed))
     model = MaskRCNN("training", cfg, logs_dir)
@@ -188,7 +188,7 @@ def hand_only_frames(n, seed, size=128, kind="hand"):
     """``n`` synthetic frames without a phone (phone.synthetic negatives of
     ``kind``: "hand" = an empty hand), frame i drawn with
     ``synthetic.frame_rng(seed, i)``. Returns a list of uint8 [size, size, 3]."""
-    from phone import synthetic
+    import phone.synthetic as synthetic
     return [synthetic.make_frame(synthetic.frame_rng(seed, i), size, negative=True,
                                  negative_kind=kind, version=BENCHMARK_VERSION)["image"]
             for i in range(int(n))]
@@ -219,7 +219,7 @@ def selection_scores(segmenter, n=100):
     ``phone segment`` writes) with the drawn phones' mask, the real frames'
     measure; it judges mask quality, which "balanced" does not see."""
     from mrcnn.core.metrics import mask_iou
-    from phone import synthetic
+    import phone.synthetic as synthetic
     scores = {kind: no_phone_rate(segmenter, hand_only_frames(n, SELECTION_SEEDS[kind], kind=kind))
               for kind in ("hand", "held", "objects")}
     samples = [synthetic.make_sample(synthetic.frame_rng(SELECTION_SEEDS["phone"], i),

@@ -37,10 +37,6 @@ OVERLAY_SUFFIX = "_overlay.png"
 SPLASH_SUFFIX = "_splash.png"
 _OUTPUT_SUFFIXES = ("_mask", "_overlay", "_splash")
 
-#: --batch-size default for --dir / --video
-DEFAULT_BATCH = 4
-
-
 # ------------------------------------------------------------------ outputs
 class SegmentSummary:
     """Counts of a segment run: total inputs, done (written now), skipped
@@ -303,10 +299,12 @@ def segment_video(segmenter, video_path, out_dir, out_video=None, style="overlay
     return summary
 
 
-def segment_file(segmenter, image_path, out_dir, style="overlay"):
+def segment_file(segmenter, image_path, out_dir, style="overlay", image=None):
     """Segment one image file: writes OUT/NAME_mask.png (and the overlay or
-    splash). Returns (mask path, result dict, mask)."""
-    image = read_image(image_path)  # bad file: ImageReadError
+    splash). ``image``: its pixels when the caller already decoded it.
+    Returns (mask path, result dict, mask)."""
+    if image is None:
+        image = read_image(image_path)  # bad file: ImageReadError
     bw, r = segmenter.segment_image(image)
     base = os.path.join(out_dir, os.path.splitext(os.path.basename(image_path))[0])
     _write_outputs(base, image, bw, r, segmenter, style)

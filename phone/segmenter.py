@@ -1,6 +1,6 @@
 """The phone segmenter: RGB frames in, black/white masks out.
 
-    from phone.segmenter import Segmenter, build_segmenter
+    from phone.model import build_segmenter
     seg, path, class_map = build_segmenter()            # the default model (see phone.weights)
     seg = Segmenter(weights="mask_rcnn_phone_0030.h5")   # config read from the file
     for bw, r in seg.segment_images([frame1, frame2]):
@@ -17,7 +17,7 @@ import numpy as np
 
 from phone.errors import CommandError, ImageReadError, WeightsError
 
-__all__ = ["Segmenter", "build_segmenter", "color_splash", "load_inference_weights",
+__all__ = ["Segmenter", "color_splash", "load_inference_weights",
            "check_weights_for_config", "precision_line"]
 
 
@@ -214,57 +214,3 @@ def precision_line(model):
     policy = getattr(model, "mixed_precision", None) or "float32"
     reason = getattr(model, "mixed_precision_reason", None)
     return f"Precision: {policy}" + (f" ({reason})" if reason else "")
-
-
-def build_segmenter(weights=None, config_spec=None, coco_class=None, logs_dir=None,
-                    image_size=None, batch_size=1, score=None, precision=None, say=None,
-                    one_per_frame=False):
-    """The segmenter of the phone commands, from plain option values.
-
-    weights: a path, "last", "coco", "shipped", or None for the default model
-        (phone.weights.default_model; "coco" with ``coco_class``).
-    config_spec: "MODULE:CLASS" overriding the configuration in the file.
-    coco_class: a COCO class name (e.g. "cell phone"): segment that class
-        with Matterport's COCO model.
-    say: callable for one-line notes (which file, which config, which
-        precision and why); None prints them on stderr.
-    one_per_frame: keep only the best detection of each frame.
-    The weights file is resolved and checked before the model is built.
-    Returns (Segmenter, weights path, class_map) where class_map maps the
-    model's class id to the dataset's (COCO cell phone -> 1) or is None.
-    Raises CommandError / WeightsError (one line).
-    """
-    from phone.config import inference_config
-    from phone.weights import class_names_for, default_model, model_config, resolve_weights
-    if say is None:
-        say = lambda m: print(m, file=sys.stderr)  # noqa: E731
-    keep, class_map = None, None
-    if coco_class:
-        from phone.coco_classes import COCO_CLASS_NAMES, coco_class_id
-        try:
-            cid = coco_class_id(coco_class)
-        except ValueError as e:
-            raise CommandError(f"--coco-class: {e}") from None
-        keep, class_map = [cid], {cid: 1}
-    if weights is None and not coco_class:
-        path, why = default_model(logs_dir)
-        say(f"Weights: {path} ({why})")
-    else:
-        name = "coco" if coco_class else "phone"
-        path, kind = resolve_weights(weights or "coco", logs_dir=logs_dir, name=name,
-                                     verbose=1)
-        say(f"Weights: {path}" + ("" if kind == "path" else f" (--weights {kind})"))
-    num_classes = check_weights_for_config(path)
-    config, how = model_config(path, config_spec=config_spec, coco=bool(coco_class) and not config_spec)
-    config = inference_config(config, batch_size=batch_size, score=score, precision=precision,
-                              image_size=image_size)
-    say(f"Config: {type(config).__name__} ({how})")
-    if coco_class and int(config.NUM_CLASSES) != len(COCO_CLASS_NAMES):
-        raise CommandError(f"--coco-class needs a config with NUM_CLASSES = "
-                           f"{len(COCO_CLASS_NAMES)} (the COCO model), got {config.NUM_CLASSES}")
-    check_weights_for_config(path, config, num_classes=num_classes)
-    seg = Segmenter(config=config, weights=path, score=score, keep_class_ids=keep,
-                    class_names=class_names_for(config, coco=bool(coco_class)),
-                    model_dir=logs_dir, one_per_frame=one_per_frame)
-    say(precision_line(seg.model))
-    return seg, path, class_map

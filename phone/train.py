@@ -13,10 +13,12 @@ newest one is what ``--weights last`` picks.
 import os
 import sys
 
+from phone.augmentation import build_augmentation  # noqa: F401 (phone.train.build_augmentation)
 from phone.errors import CommandError, PhoneDataError
+from phone.weights import CLASS_SPECIFIC_LAYERS
 
 __all__ = ["load_datasets", "unreadable_images", "build_augmentation",
-           "resolve_start_weights", "train"]
+           "start_model_is_trained", "training_config_for", "train"]
 
 
 def unreadable_images(dataset):
@@ -75,91 +77,184 @@ def load_datasets(dataset_dir, train_via=None):
     return tuple(out)
 
 
-def build_augmentation():
-    """The --augment pipeline (albumentations): horizontal flip, mild affine
-    (scale 0.85-1.15, shift 10 %, rotate 15 deg), brightness/contrast and
-    hue/saturation jitter, occasional blur. Geometric steps move the masks too
-    (nearest-neighbour), colour steps only touch the image."""
-    import albumentations as A
-    import cv2
-    return A.Compose([
-        A.HorizontalFlip(p=0.5),
-        A.Affine(scale=(0.85, 1.15), translate_percent=(-0.1, 0.1), rotate=(-15, 15),
-                 border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0, p=0.5),
-        A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.5),
-        A.HueSaturationValue(hue_shift_limit=10, sat_shift_limit=20, val_shift_limit=10, p=0.3),
-        A.GaussianBlur(blur_limit=(3, 5), p=0.1),
-    ])
+def start_model_is_trained(kind, file_classes, config):
+    """True when the start weights are a trained model of this class count
+    (shipped, a checkpoint, a file with a fitting head): the case the
+    small-set recipe is made for. COCO / ImageNet starts (a new head) and
+    resumed runs keep the balloon recipe."""
+    return kind in ("shipped", "path") and file_classes == int(config.NUM_CLASSES)
 
 
-def resolve_start_weights(spec, config, logs_dir, verbose=1):
-    """Resolve --weights for training and decide what to exclude (no TensorFlow).
+def training_config_for(arch_config, recipe, lr=None, steps_per_epoch=None, precision=None,
+                        class_names=None):
+    """The training config: the architecture of ``arch_config`` (what the
+    start file holds, or --config) with the run options of ``recipe`` and
+    of the command line on top (command line first). Validated."""
+    from phone.config import derive_config
+    sets = dict(recipe.config_sets)
+    sets.update(IMAGES_PER_GPU=recipe.batch_size,
+                LEARNING_RATE=recipe.learning_rate if lr is None else float(lr),
+                STEPS_PER_EPOCH=recipe.steps_per_epoch if steps_per_epoch is None
+                else int(steps_per_epoch),
+                MIXED_PRECISION=precision)      # None values: the config's own
+    if class_names and getattr(arch_config, "CLASS_NAMES", None) is None \
+            and len(class_names) == int(arch_config.NUM_CLASSES):
+        sets["CLASS_NAMES"] = list(class_names)           # into the .h5
+    config = derive_config(arch_config, **sets)
+    config.validate("training")
+    return config
 
-    coco, and any file whose head has another class count than the config:
-    the class-specific layers (mrcnn_class_logits, mrcnn_bbox_fc, mrcnn_bbox,
-    mrcnn_mask) are excluded; last / PATH / imagenet load everything they
-    have by name.
-    Returns (path, kind, exclude list). Raises WeightsError.
-    """
-    from phone.weights import CLASS_SPECIFIC_LAYERS, file_num_classes, resolve_weights
-    path, kind = resolve_weights(spec, logs_dir=logs_dir, name=config.NAME, verbose=verbose)
-    n = file_num_classes(path)          # also rejects files that are not Keras weights
-    exclude = []
-    if kind == "coco" or (n is not None and n != int(config.NUM_CLASSES)):
-        exclude = list(CLASS_SPECIFIC_LAYERS)
-        if verbose:
-            print(f"Weights {os.path.basename(path)} ({n} classes): the class-specific layers "
-                  f"{', '.join(exclude)} start from scratch")
-    return path, kind, exclude
+
+def _validator(config, val_ds, logs_dir):
+    """A Validator over val_ds with an inference model of the training
+    config's architecture (built once; each checkpoint is loaded into it)."""
+    from phone.config import inference_config
+    from phone.finetune import Validator
+    from phone.segmenter import Segmenter
+    seg = Segmenter(config=inference_config(config, batch_size=4, precision="float32"),
+                    model_dir=logs_dir)
+    return Validator(seg, val_ds)
 
 
-def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=30, layers="heads",
-          augment=False, train_via=None):
-    """``phone train``: fine-tune ``config``'s model on dataset_dir/train,
-    validating on dataset_dir/val. ``weights``: the start (see
-    phone.weights.resolve_weights; coco re-initialises the class layers).
+def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layers=None,
+          augment=None, train_via=None, recipe="auto", lr=None, steps_per_epoch=None,
+          precision=None, image_size=None, seed=None, say=print, verbose=1):
+    """``phone train``: fine-tune on dataset_dir/train, validating on
+    dataset_dir/val.
+
+    config: the architecture: a Config (instance or class; --config,
+        sized), or None to take it from the start weights file (its stored
+        configuration, else its weight shapes); COCO / ImageNet starts use
+        PhoneConfig.
+    weights: the start (see phone.weights.resolve_weights): coco
+        re-initialises the class layers; last resumes that run
+        (Matterport's semantics); shipped / PATH fine-tune.
+    recipe: "auto" (the small-set recipe for a trained start and at most
+        phone.finetune.SMALL_SET_MAX_FRAMES training frames, else balloon),
+        "small-set" or "balloon". epochs, layers, augment, lr,
+        steps_per_epoch, precision: override the recipe's.
     train_via: VIA file(s) for the training frames (see load_datasets).
-    Checkpoints (self-describing .h5 files) go to logs_dir/phoneYYYYmmddTHHMM/.
-    Returns the path of the last checkpoint, or None when there was nothing
-    to do."""
+    Checkpoints (self-describing .h5 files) go to
+    logs_dir/phoneYYYYmmddTHHMM/; with validation (small-set recipe) the best
+    one is kept as mask_rcnn_phone_best.h5 and the run ends with a table.
+    say: callable for progress lines; verbose: 0 hides the config table and
+    Keras' progress bars.
+    Returns a dict: last, best (or None), summary (or None), log_dir; or
+    None when there was nothing to do.
+    """
     from mrcnn.model import MaskRCNN
-    from phone import paths
+    import phone.finetune as finetune
+    import phone.paths as paths
+    from phone.config import PhoneConfig
+    from phone.weights import model_config, resolve_weights, file_num_classes
 
     logs_dir = logs_dir or paths.default_logs_dir()
     train_set, val_set = load_datasets(dataset_dir, train_via=train_via)
-    if config.CLASS_NAMES is None and len(train_set.class_names) == int(config.NUM_CLASSES):
-        from phone.config import derive_config
-        config = derive_config(config, CLASS_NAMES=list(train_set.class_names))  # into the .h5
-    print(f"Dataset {dataset_dir}: {train_set.num_images} training, "
-          f"{val_set.num_images} validation images")
+    say(f"Dataset {dataset_dir}: {train_set.num_images} training, "
+        f"{val_set.num_images} validation images")
     # Weights are resolved (downloaded) and checked before the slow model build.
-    path, kind, exclude = resolve_start_weights(weights, config, logs_dir)
-    config.display()
-    os.makedirs(logs_dir, exist_ok=True)
-    model = MaskRCNN(mode="training", config=config, model_dir=logs_dir)
-    if exclude:
-        model.load_weights(path, by_name=True, exclude=exclude)
+    name = (config.NAME if config is not None else "phone")
+    path, kind = resolve_weights(weights, logs_dir=logs_dir, name=name)
+    n_file = file_num_classes(path)          # also rejects files that are not Keras weights
+    from phone.config import sized_config
+    if config is None:
+        if kind in ("coco", "imagenet") or n_file is None:
+            config, how = PhoneConfig, "PhoneConfig (a new head)"
+        else:
+            config, how = model_config(path)
     else:
-        model.load_weights(path, by_name=True)
-    print(f"Loaded {kind} weights: {path}")
+        how = f"{getattr(config, '__name__', type(config).__name__)} (--config)"
+    if image_size:
+        config = sized_config(config, image_size)
+    elif isinstance(config, type):
+        config = config()
+    resume_summary = finetune.read_run_summary(os.path.dirname(path)) if kind == "last" else None
+    if recipe in (None, "auto") and resume_summary:
+        recipe = resume_summary.get("recipe", "balloon")
+    elif recipe in (None, "auto") and not start_model_is_trained(kind, n_file, config):
+        recipe = "balloon"
+    chosen = finetune.choose_recipe(train_set.num_images, recipe)
+    config = training_config_for(config, chosen, lr=lr, steps_per_epoch=steps_per_epoch,
+                                 precision=precision, class_names=train_set.class_names)
+    epochs = chosen.epochs if epochs is None else int(epochs)
+    layers = layers or chosen.layers
+    augment = chosen.augment if augment is None else bool(augment)
+    say(f"Architecture: {how}; recipe {chosen.name} "
+        f"({train_set.num_images} annotated training frame(s))")
+    exclude = []
+    if kind == "coco" or (n_file is not None and n_file != int(config.NUM_CLASSES)):
+        exclude = list(CLASS_SPECIFIC_LAYERS)
+        say(f"Weights {os.path.basename(path)} ({n_file} classes): the class-specific layers "
+            f"{', '.join(exclude)} start from scratch")
+    if verbose:
+        config.display()
+    os.makedirs(logs_dir, exist_ok=True)
+    if seed is not None:
+        import keras
+        keras.utils.set_random_seed(int(seed))
+    model = MaskRCNN(mode="training", config=config, model_dir=logs_dir)
+    model.load_weights(path, by_name=True, exclude=exclude or None)
+    if kind != "last":
+        model.set_log_dir()          # a fine-tune starts a new run at epoch 0
+    say(f"Loaded {kind} weights: {path}")
     if epochs <= model.epoch:
-        print(f"Nothing to do: the checkpoint is already at epoch {model.epoch} "
-              f"(--epochs {epochs} is the total, not an increment)")
+        say(f"Nothing to do: the checkpoint is already at epoch {model.epoch} "
+            f"(--epochs {epochs} is the total, not an increment)")
         return None
-    print(f"Checkpoints: {model.log_dir}{os.sep}"
-          f"{os.path.basename(model.checkpoint_path).replace('{epoch:04d}', 'NNNN')}")
+    say(f"Checkpoints: {model.log_dir}{os.sep}"
+        f"{os.path.basename(model.checkpoint_path).replace('{epoch:04d}', 'NNNN')}")
+
+    data = train_set
+    keeper = None
+    callbacks = []
+    if chosen.name == "small-set":
+        work = os.path.join(model.log_dir, "data")
+        data = finetune.small_set_data(train_set, work, chosen, seed=seed or 0, say=say)
+        validator = _validator(config, val_set, logs_dir)
+        if resume_summary:
+            start_scores = {k: v for k, v in resume_summary["history"][0].items()
+                            if k not in ("epoch", "checkpoint")}
+            start_path = resume_summary["start"]
+        else:
+            start_path = path
+            start_scores = validator.score_file(path)
+        keeper = finetune.BestKeeper(model.log_dir, config.NAME, validator.score_file,
+                                     start_scores, start_path, patience=chosen.patience,
+                                     min_delta=finetune.MIN_DELTA, recipe=chosen.name, say=say)
+        if resume_summary:
+            keeper.resume(resume_summary)
+        else:
+            say(f"Validation of the start model: {finetune.describe(start_scores)}")
+        callbacks.append(finetune.keeper_callback(keeper, model))
     augmentation = build_augmentation() if augment else None
     from phone.segmenter import precision_line
-    print(f"Training {layers} layers from epoch {model.epoch} to {epochs}, "
-          f"LR {config.LEARNING_RATE}, augmentation {'on' if augmentation else 'off'}; "
-          f"{precision_line(model)}")
+    say(f"Training {layers} layers from epoch {model.epoch} to {epochs}, "
+        f"LR {config.LEARNING_RATE}, augmentation {'on' if augmentation else 'off'}; "
+        f"{precision_line(model)}")
     sys.stdout.flush()
-    model.train(train_set, val_set, learning_rate=config.LEARNING_RATE, epochs=epochs,
-                layers=layers, augmentation=augmentation)
+    model.train(data, val_set, learning_rate=config.LEARNING_RATE, epochs=epochs,
+                layers=layers, augmentation=augmentation, custom_callbacks=callbacks or None,
+                seed=seed, verbose=verbose)
     saved = getattr(model, "last_checkpoints", None)  # set by MaskRCNN.train
     last = saved[-1] if saved else None
     if last:
-        print(f"Last checkpoint: {last}")
-    print(f"Checkpoints in {model.log_dir}; segment with: phone segment --weights last "
-          f"--logs {logs_dir} --dir FRAMES --out MASKS")
-    return last
+        say(f"Last checkpoint: {last}")
+    result = {"last": last, "best": None, "summary": None, "log_dir": model.log_dir}
+    if keeper is not None:
+        summary = keeper.finish()
+        result.update(best=summary["best"], summary=summary)
+        for line in finetune.comparison_table(summary["history"][0], keeper.best,
+                                              best_label="best" if summary["best"] else "start"):
+            say("  " + line)
+        if summary["lost_to_start"]:
+            say("The fine-tuned model is worse than the model you started from on your "
+                "validation frames: no epoch beat it, so no best file was written and this run "
+                "never becomes the default model. Annotate more frames, or try --recipe.")
+        else:
+            say(f"Best checkpoint (epoch {summary['best_epoch']}): {summary['best']}; "
+                f"segment with: phone segment --weights best --logs {logs_dir} --dir FRAMES "
+                f"--out MASKS")
+    else:
+        say(f"Checkpoints in {model.log_dir}; segment with: phone segment --weights last "
+            f"--logs {logs_dir} --dir FRAMES --out MASKS")
+    return result

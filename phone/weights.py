@@ -6,6 +6,8 @@
               their configuration, see ``mrcnn.weights.read_config``)
     last      the newest checkpoint under the logs folder
               (``logs/{name}YYYYmmddTHHMM/mask_rcnn_{name}_NNNN.h5``)
+    best      the best checkpoint (by validation) of the newest run that
+              kept one (``mask_rcnn_{name}_best.h5``, phone.finetune)
     coco      Matterport's COCO model: ``$PHONE_COCO_WEIGHTS`` if set, else
               the user cache (``$MRCNN_HOME``); downloaded when missing
     imagenet  the ImageNet ResNet-50 backbone (training only)
@@ -25,14 +27,17 @@ reported before the slow model build. Problems raise :class:`WeightsError`
 with one line naming the file and what is wrong.
 """
 import glob
+import json
 import os
 
-from phone import paths
+import phone.paths as paths
 from phone.errors import WeightsError
 
 __all__ = ["WeightsError", "COCO_ENV", "COCO_FILENAME", "CLASS_SPECIFIC_LAYERS", "KEYWORDS",
            "coco_weights_path", "find_last_checkpoint", "default_model", "resolve_weights",
-           "file_num_classes", "check_weights_file", "model_config", "class_names_for"]
+           "file_num_classes", "model_config", "class_names_for", "find_best_checkpoint",
+           "newest_trained_model", "BEST_NAME", "RUN_SUMMARY_NAME", "read_run_summary",
+           "run_lost_to_start", "best_checkpoint"]
 
 #: environment variable that overrides the COCO weights location
 COCO_ENV = "PHONE_COCO_WEIGHTS"
@@ -42,7 +47,7 @@ COCO_FILENAME = "mask_rcnn_coco.h5"
 #: excludes these when starting from COCO)
 CLASS_SPECIFIC_LAYERS = ["mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox", "mrcnn_mask"]
 
-KEYWORDS = ("coco", "last", "imagenet", "shipped")
+KEYWORDS = ("coco", "last", "best", "imagenet", "shipped")
 
 
 def coco_weights_path():
@@ -70,13 +75,86 @@ def find_last_checkpoint(logs_dir, name):
         dirs = sorted(d for d in os.listdir(logs_dir)
                       if d.startswith(key) and os.path.isdir(os.path.join(logs_dir, d)))
     for d in reversed(dirs):
-        found = sorted(glob.glob(os.path.join(logs_dir, d, f"mask_rcnn_{key}_*.h5")))
+        found = sorted(glob.glob(os.path.join(logs_dir, d, f"mask_rcnn_{key}_[0-9]*.h5")))
         if found:
             return found[-1]
     raise WeightsError(
         f"{os.path.abspath(logs_dir)}: no checkpoint to resume (--weights last): no "
         f"{key}YYYYmmddTHHMM/mask_rcnn_{key}_NNNN.h5 in it; train first or pass "
         f"--logs / --weights PATH")
+
+
+def _run_dirs(logs_dir, key):
+    """Run folders {key}YYYYmmddTHHMM under logs_dir, newest first."""
+    if not os.path.isdir(logs_dir):
+        return []
+    return sorted((d for d in os.listdir(logs_dir)
+                   if d.startswith(key) and os.path.isdir(os.path.join(logs_dir, d))),
+                  reverse=True)
+
+
+#: what a fine-tune run folder holds besides the per-epoch checkpoints
+#: (phone.finetune writes them)
+BEST_NAME = "mask_rcnn_{name}_best.h5"
+RUN_SUMMARY_NAME = "finetune_summary.json"
+
+
+def read_run_summary(run_dir):
+    """The fine-tune summary of a run folder, or None when it has none."""
+    path = os.path.join(os.fspath(run_dir), RUN_SUMMARY_NAME)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def run_lost_to_start(run_dir):
+    """True when the run's validation kept its start model (no epoch was
+    better): such a run never becomes the default model."""
+    summary = read_run_summary(run_dir)
+    return bool(summary and summary.get("lost_to_start"))
+
+
+def best_checkpoint(run_dir, name="phone"):
+    """The best file of a run folder, or None."""
+    path = os.path.join(os.fspath(run_dir), BEST_NAME.format(name=name.lower()))
+    return path if os.path.isfile(path) else None
+
+
+def find_best_checkpoint(logs_dir, name):
+    """The best checkpoint (mask_rcnn_{name}_best.h5) of the newest run
+    under ``logs_dir`` that kept one. Raises WeightsError when none did."""
+    key = (name or "model").lower()
+    for d in _run_dirs(os.fspath(logs_dir), key):
+        best = best_checkpoint(os.path.join(logs_dir, d), key)
+        if best:
+            return best
+    raise WeightsError(
+        f"{os.path.abspath(logs_dir)}: no best checkpoint (--weights best): no run kept a "
+        f"mask_rcnn_{key}_best.h5 (a fine-tune with validation writes one when an epoch beats "
+        f"its start); pass --weights last or a path")
+
+
+def newest_trained_model(logs_dir, name="phone"):
+    """(path, why) of the model the newest usable run under ``logs_dir``
+    trained, or None: a run that validated its epochs gives its best file;
+    a run whose validation kept the start model (phone.finetune: it lost to
+    its start) is passed over; other runs give their last checkpoint."""
+    key = (name or "model").lower()
+    for d in _run_dirs(os.fspath(logs_dir), key):
+        run = os.path.join(logs_dir, d)
+        if run_lost_to_start(run):
+            continue
+        best = best_checkpoint(run, key)
+        if best:
+            return best, f"best checkpoint of the newest run in {logs_dir}"
+        found = sorted(glob.glob(os.path.join(run, f"mask_rcnn_{key}_[0-9]*.h5")))
+        if found:
+            return found[-1], f"newest checkpoint in {logs_dir}"
+    return None
 
 
 def default_model(logs_dir=None, name="phone", demo_model=None, shipped_model=None):
@@ -91,10 +169,9 @@ def default_model(logs_dir=None, name="phone", demo_model=None, shipped_model=No
     demo_model = demo_model or paths.demo_model_path()
     shipped_model = shipped_model or paths.shipped_model_path()
     trained = []
-    try:
-        trained.append((find_last_checkpoint(logs_dir, name), f"newest checkpoint in {logs_dir}"))
-    except WeightsError:
-        pass
+    newest = newest_trained_model(logs_dir, name)
+    if newest:
+        trained.append(newest)
     if os.path.isfile(demo_model):
         trained.append((demo_model, "the 'make demo' model"))
     if trained:
@@ -123,11 +200,11 @@ def _download_coco(path, verbose):
 def resolve_weights(spec, logs_dir=None, name=None, download=True, verbose=1):
     """Turn a --weights value into ``(path, kind)``.
 
-    spec: "coco", "last", "imagenet", "shipped" (any case) or a file path.
+    spec: "coco", "last", "best", "imagenet", "shipped" (any case) or a file path.
     logs_dir, name: where "last" looks (the model_dir and config.NAME).
     download: fetch the COCO / ImageNet files when missing.
-    Returns (absolute path, kind) with kind in {"coco", "last", "imagenet",
-    "shipped", "path"}. Raises WeightsError.
+    Returns (absolute path, kind) with kind in {"coco", "last", "best",
+    "imagenet", "shipped", "path"}. Raises WeightsError.
     """
     if spec is None or str(spec).strip() == "":
         raise WeightsError("--weights: no weights given (coco, last, imagenet, shipped or a "
@@ -145,6 +222,9 @@ def resolve_weights(spec, logs_dir=None, name=None, download=True, verbose=1):
     if key == "last":
         return os.path.abspath(find_last_checkpoint(logs_dir or paths.default_logs_dir(),
                                                     name)), "last"
+    if key == "best":
+        return os.path.abspath(find_best_checkpoint(logs_dir or paths.default_logs_dir(),
+                                                    name)), "best"
     if key == "shipped":
         path = paths.shipped_model_path()
         if not os.path.isfile(path):
@@ -182,15 +262,6 @@ def _as_weights_error(fn, *args):
         raise WeightsError(str(e)) from None
 
 
-def check_weights_file(path):
-    """Cheap sanity check of a Keras weights file (no TensorFlow).
-
-    Returns the list of layer names it holds. Raises WeightsError when it is
-    not an HDF5 file or has no ``layer_names`` (not a Keras weights file).
-    """
-    return _as_weights_error(_weights_io().file_layer_names, path)
-
-
 def file_num_classes(path):
     """NUM_CLASSES of the Mask R-CNN head stored in a weights file, or None
     when it has no ``mrcnn_class_logits`` layer (e.g. ImageNet backbone
@@ -226,7 +297,7 @@ def model_config(path, config_spec=None, coco=False):
     Raises WeightsError (one line) when the file cannot say and no
     config_spec was given.
     """
-    from phone import config as phone_config
+    import phone.config as phone_config
     if config_spec:
         return phone_config.load_config_class(config_spec)(), f"--config {config_spec}"
     if coco:

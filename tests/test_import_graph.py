@@ -107,7 +107,7 @@ def test_cycle_finder_finds_a_planted_cycle():
 def test_graph_sees_function_level_and_relative_imports(tmp_path):
     modules = project_modules()
     edges = graph()
-    # function-level import: phone.segmenter imports phone.weights inside build_segmenter
+    # function-level import: phone.segmenter imports phone.weights inside check_weights_for_config
     assert "phone.weights" in edges["phone.segmenter"]
     # relative import inside mrcnn
     assert "mrcnn.core.fileio" in edges["mrcnn.weights"]

@@ -299,7 +299,7 @@ class MaskRCNN:
                            os.path.isdir(os.path.join(self.model_dir, d)))
         for d in reversed(dir_names):
             checkpoints = sorted(glob.glob(os.path.join(
-                self.model_dir, d, f"mask_rcnn_{key}_*.h5")))
+                self.model_dir, d, f"mask_rcnn_{key}_[0-9]*.h5")))
             if checkpoints:
                 return checkpoints[-1]
         raise FileNotFoundError(
@@ -332,13 +332,17 @@ class MaskRCNN:
 
         exclude: layer names to skip (implies by_name), e.g. the class-specific
         layers when fine-tuning on another class count.
+        filepath may also be an already read mrcnn.weights.WeightsFile.
         """
-        loaded = weights_io.load_weights_h5(self.keras_model, filepath,
+        # One read of the file serves the weights and the stored config.
+        source = filepath if isinstance(filepath, weights_io.WeightsFile) \
+            else weights_io.WeightsFile(filepath)
+        loaded = weights_io.load_weights_h5(self.keras_model, source,
                                             by_name=by_name, exclude=exclude)
-        mismatch = weights_io.mask_head_mismatch(filepath, self.config)
+        mismatch = weights_io.mask_head_mismatch(source, self.config)
         if mismatch:
             logger.warning(mismatch)
-        self.set_log_dir(filepath)
+        self.set_log_dir(source.path)
         return loaded
 
     def save_weights(self, filepath):

@@ -189,26 +189,89 @@ def _check_finite(filepath, layer_name, weight_name, value):
             f"NaN/infinite value(s); the file is damaged")
 
 
+class WeightsFile:
+    """A weights file read once: every array, the stored configuration text
+    and the shapes, from one open of the file (h5py, no TensorFlow).
+
+        wf = WeightsFile("mask_rcnn_phone.h5")
+        wf.layers        {layer: [(weight name, array), ...]} in file order
+        wf.num_classes   NUM_CLASSES of the head, or None (no mrcnn_class_logits)
+        wf.config()      the stored Config (read_config), or None
+        wf.infer_config()  overrides read off the shapes (infer_config)
+        model.load_weights(wf, by_name=True)   no second read
+
+    Raises WeightsFileError (one line naming the file) as read_weights_h5.
+    """
+
+    def __init__(self, filepath):
+        self.path = os.fspath(filepath)
+        f = _open(self.path)
+        try:
+            attrs = f.attrs if CONFIG_ATTR in f.attrs else _root(f).attrs
+            raw = attrs[CONFIG_ATTR] if CONFIG_ATTR in attrs else None
+            self.layers = _read_layers(f, self.path)
+        except (KeyError, OSError) as e:
+            raise WeightsFileError(
+                f"{self.path}: damaged weights file: {str(e).splitlines()[0]}") from None
+        finally:
+            f.close()
+        self._config_raw = raw
+
+    def __fspath__(self):
+        return self.path
+
+    def __repr__(self):
+        return f"WeightsFile({self.path!r}, {len(self.layers)} layers)"
+
+    @property
+    def shapes(self):
+        """{layer: {short weight name: shape}} (as _h5_shapes)."""
+        return _file_shapes(self.layers)
+
+    @property
+    def num_classes(self):
+        for wname, value in self.layers.get("mrcnn_class_logits", []):
+            if re.search(r"bias(:0)?$", wname):
+                return int(value.shape[0])
+        return None
+
+    def config(self, base=None):
+        """The stored Config (see read_config), or None."""
+        if self._config_raw is None:
+            return None
+        return _parse_config(self._config_raw, self.path, base)
+
+    def infer_config(self):
+        """Config overrides read off the weight shapes (see infer_config)."""
+        return _infer_from_shapes(self.shapes, self.path)
+
+
+def _read_layers(f, filepath):
+    root = _layout_root(f, filepath)
+    out = {}
+    for name in _decode(root.attrs["layer_names"]):
+        g = root[name]
+        wnames = _decode(g.attrs.get("weight_names", []))
+        try:
+            out[name] = [(w, np.asarray(g[w])) for w in wnames]
+        except (KeyError, OSError) as e:
+            raise WeightsFileError(
+                f"{filepath}: layer {name!r} cannot be read "
+                f"({str(e).splitlines()[0]}); the file is damaged") from None
+        for w, value in out[name]:
+            _check_finite(filepath, name, w, value)
+    return out
+
+
 def read_weights_h5(filepath):
     """Reads a Keras 2 layout file into an ordered dict
     {layer_name: [(weight_name, array), ...]} (layers without weights kept
-    with an empty list)."""
+    with an empty list). A WeightsFile gives its layers (no read)."""
+    if isinstance(filepath, WeightsFile):
+        return filepath.layers
     f = _open(filepath)
     try:
-        root = _layout_root(f, filepath)
-        out = {}
-        for name in _decode(root.attrs["layer_names"]):
-            g = root[name]
-            wnames = _decode(g.attrs.get("weight_names", []))
-            try:
-                out[name] = [(w, np.asarray(g[w])) for w in wnames]
-            except (KeyError, OSError) as e:
-                raise WeightsFileError(
-                    f"{filepath}: layer {name!r} cannot be read "
-                    f"({str(e).splitlines()[0]}); the file is damaged") from None
-            for w, value in out[name]:
-                _check_finite(filepath, name, w, value)
-        return out
+        return _read_layers(f, filepath)
     except (KeyError, OSError) as e:
         raise WeightsFileError(
             f"{filepath}: damaged weights file: {str(e).splitlines()[0]}") from None
@@ -227,11 +290,11 @@ def load_weights_h5(keras_model, filepath, by_name=False, exclude=None):
     Raises WeightsFileError with one line naming the layer and both shapes
     when shapes differ.
     """
+    stored = read_weights_h5(filepath)
     filepath = os.fspath(filepath)
     exclude = list(exclude or [])
     if exclude:
         by_name = True
-    stored = read_weights_h5(filepath)
 
     def excluded(name):
         return any(name == e or re.fullmatch(e, name) for e in exclude)
@@ -294,6 +357,8 @@ def file_num_classes(filepath):
     """NUM_CLASSES of the Mask R-CNN head in a weights file (the length of
     ``mrcnn_class_logits``' bias), or None when the file has no such layer
     (e.g. ImageNet backbone weights). Raises WeightsFileError."""
+    if isinstance(filepath, WeightsFile):
+        return filepath.num_classes
     f = _open(filepath)
     try:
         root = _layout_root(f, filepath)
@@ -331,7 +396,8 @@ def read_config(filepath, base=None):
     Raises WeightsFileError (one line naming the file) on an unreadable file
     or a broken attribute. Reads with h5py only (no TensorFlow).
     """
-    from .config import config_from_dict
+    if isinstance(filepath, WeightsFile):
+        return filepath.config(base=base)
     filepath = os.fspath(filepath)
     f = _open(filepath)
     try:
@@ -344,6 +410,12 @@ def read_config(filepath, base=None):
             f"{filepath}: damaged weights file: {str(e).splitlines()[0]}") from None
     finally:
         f.close()
+    return _parse_config(raw, filepath, base)
+
+
+def _parse_config(raw, filepath, base=None):
+    """The Config of an ``mrcnn_config`` attribute value."""
+    from .config import config_from_dict
     if isinstance(raw, np.ndarray) and raw.shape == ():
         raw = raw[()]
     if isinstance(raw, (bytes, np.bytes_)):
@@ -554,6 +626,8 @@ def infer_config(filepath):
     MODULE:CLASS", where the file does not say (no head, no backbone, a
     ResNet of another depth).
     """
+    if isinstance(filepath, WeightsFile):
+        return filepath.infer_config()
     filepath = os.fspath(filepath)
     return _infer_from_shapes(_h5_shapes(filepath), filepath)
 

@@ -45,7 +45,7 @@ positive_float = at_least(float, 0, strict=True)
 
 def add_model_options(p, weights_default=None, weights_help=_DEFAULT_MODEL_HELP):
     """--weights, --logs, --config, --image-size, --precision, --debug."""
-    from phone import paths
+    import phone.paths as paths
     p.add_argument("--weights", default=weights_default, metavar=WEIGHTS_METAVAR,
                    help=weights_help)
     p.add_argument("--logs", default=paths.default_logs_dir(), metavar="DIR",
@@ -81,13 +81,16 @@ def add_inference_options(p, batch=True):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def segmenter_from_args(args, batch_size):
-    """phone.segmenter.build_segmenter with the model options of ``args``
-    (the one place the commands read them). Returns (segmenter, path, class_map)."""
-    from phone.segmenter import build_segmenter
+def segmenter_from_args(args, batch_size, score=None):
+    """phone.model.build_segmenter (a phone.PhoneModel and its segmenter)
+    with the model options of ``args``: the one place the commands read them.
+    ``score``: the threshold when the command's option has another name
+    (annotate's --min-score). Returns (segmenter, path, class_map)."""
+    from phone.model import build_segmenter
     return build_segmenter(weights=args.weights, config_spec=args.config,
                            coco_class=getattr(args, "coco_class", None), logs_dir=args.logs,
                            image_size=args.image_size, batch_size=batch_size,
-                           score=getattr(args, "score", None), precision=args.precision,
+                           score=score if score is not None else getattr(args, "score", None),
+                           precision=args.precision,
                            say=None if not getattr(args, "quiet", False) else (lambda m: None),
                            one_per_frame=getattr(args, "one_phone", False))

@@ -14,7 +14,7 @@ PhoneDataError / WeightsError, reported in one line by ``phone.commands``.
 import os
 import sys
 
-from phone.commands._args import add_model_options, at_least, positive_int, score
+from phone.commands._args import add_model_options, at_least, positive_int, score, segmenter_from_args
 from phone.errors import CommandError
 
 __all__ = ["add_parser", "run"]
@@ -61,7 +61,6 @@ def add_parser(subparsers):
 def run(args):
     """``phone annotate``: returns the exit status (0 ok, 1 some frames failed)."""
     from phone.annotate import annotate_folder, check_output
-    from phone.segmenter import build_segmenter
     if not os.path.isdir(args.dir):
         raise CommandError(f"{args.dir}: no such folder (--dir)")
     if os.path.isdir(args.out):
@@ -69,11 +68,7 @@ def run(args):
     if not args.out.lower().endswith(".json"):
         raise CommandError(f"{args.out}: --out must be a .json file (VIA project)")
     check_output(args.dir, args.out, args.base_path)   # bad project: fail before the model build
-    seg, path, _ = build_segmenter(weights=args.weights, config_spec=args.config,
-                                   logs_dir=args.logs, image_size=args.image_size,
-                                   batch_size=args.batch_size, score=args.min_score,
-                                   precision=args.precision,
-                                   say=(lambda m: None) if args.quiet else None)
+    seg, path, _ = segmenter_from_args(args, args.batch_size, score=args.min_score)
     try:
         summary = annotate_folder(
             seg, args.dir, args.out, base_path=args.base_path, min_score=args.min_score,

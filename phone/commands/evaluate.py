@@ -9,7 +9,7 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub):
-    from phone import paths
+    import phone.paths as paths
     e = sub.add_parser("evaluate", help="mask IoU and mAP against VIA ground truth",
                        description="Per-image and mean mask IoU (union of phone masks), "
                                    "AP@0.5 and AP@[0.5:0.95] on a dataset subset.")

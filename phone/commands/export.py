@@ -9,12 +9,11 @@ into place; ``--verify`` re-checks an existing export on your own frames.
 import os
 import sys
 
-from phone.commands._args import add_model_options, score
+from phone.commands._args import add_model_options, score, segmenter_from_args
 from phone.errors import CommandError
+from phone.export import FORMATS
 
 __all__ = ["add_parser", "run"]
-
-FORMATS = ("saved_model", "tflite", "onnx")
 
 
 def add_parser(subparsers):
@@ -31,9 +30,9 @@ def add_parser(subparsers):
     p.add_argument("--score", type=score, metavar="S",
                    help="keep detections with score >= S (default: the config's "
                         "DETECTION_MIN_CONFIDENCE)")
-    p.add_argument("--format", choices=FORMATS,
-                   help="saved_model (a folder), tflite (.tflite, fixed input size) or onnx "
-                        "(default: from --out)")
+    p.add_argument("--format", choices=tuple(FORMATS),
+                   help="; ".join(f"{name}: {f.summary}" for name, f in FORMATS.items())
+                   + " (default: from --out's suffix)")
     p.add_argument("--out", metavar="PATH", help="where to write the export")
     p.add_argument("--input-size", metavar="N|HxW",
                    help="TFLite input size (default: the config's IMAGE_MIN_DIM, square)")
@@ -63,14 +62,6 @@ def _parse_size(text):
     return tuple(values)
 
 
-def _format_for(out):
-    if out.lower().endswith(".tflite"):
-        return "tflite"
-    if out.lower().endswith(".onnx"):
-        return "onnx"
-    return "saved_model"
-
-
 def _read_images(paths):
     from phone.imageio import read_image
     out = []
@@ -90,7 +81,7 @@ def _print_frames(verification, stream):
 def run(args):
     """``phone export``: 0 when the export is written (or, with --verify,
     matches), 1 when it does not match ``phone segment``."""
-    from phone import export as ex
+    import phone.export as ex
     if args.verify:
         if not os.path.exists(args.verify):
             raise CommandError(f"{args.verify}: no such export (--verify)")
@@ -101,19 +92,14 @@ def run(args):
     else:
         if not args.out:
             raise CommandError("--out is required (or --verify EXPORT)")
-        fmt = args.format or _format_for(args.out)
+        fmt = args.format or ex.format_for_path(args.out)
         try:
-            ex._check_out(fmt, args.out)
+            ex.check_destination(fmt, args.out)
         except ex.ExportError as e:
             raise CommandError(str(e)) from None
     size = _parse_size(args.input_size) if args.input_size else None
     images = _read_images(args.verify_images) if args.verify_images else None
-    from phone.segmenter import build_segmenter
-    seg, _, _ = build_segmenter(weights=args.weights, config_spec=args.config,
-                                coco_class=args.coco_class, logs_dir=args.logs,
-                                image_size=args.image_size, batch_size=1, score=args.score,
-                                precision=args.precision,
-                                say=(lambda m: None) if args.quiet else None)
+    seg, _, _ = segmenter_from_args(args, 1)
     if images is None:
         images = ex.default_verify_images(seg.config)
 

@@ -37,7 +37,7 @@ def add_parser(sub):
 
 
 def run(args):
-    from phone import realtime as rt
+    import phone.realtime as rt
     if args.out:
         ext = os.path.splitext(args.out)[1].lower()
         if ext not in (".mp4", ".avi", ".mov", ".mkv"):

@@ -47,7 +47,7 @@ def _report_failures(failed):
 
 
 def run(args):
-    from phone import segment as lib
+    import phone.segment as lib
     from phone.imageio import read_image
     style = None if args.no_overlay else ("splash" if args.splash else "overlay")
     out_dir = args.out
@@ -59,9 +59,9 @@ def run(args):
     if args.image:
         if not os.path.isfile(args.image):
             raise CommandError(f"{args.image}: no such image file")
-        read_image(args.image)  # a bad file fails here (ImageReadError, exit 2), before the model
+        image = read_image(args.image)  # a bad file fails here (exit 2), before the model
         seg, _, _ = segmenter_from_args(args, args.batch_size or 1)
-        mask_path, r, bw = lib.segment_file(seg, args.image, out_dir, style=style)
+        mask_path, r, bw = lib.segment_file(seg, args.image, out_dir, style=style, image=image)
         print(f"{args.image}: {len(r['class_ids'])} phone instance(s), "
               f"{int((bw > 0).sum())} mask pixels -> {mask_path}")
         return 0

@@ -197,7 +197,7 @@ def test_derive_config_recomputes_batch_size():
 
 @pytest.mark.parametrize("command", ["train", "segment", "evaluate", "realtime"])
 def test_precision_flag_reaches_the_config(command, monkeypatch):
-    import phone.segmenter
+    import phone.model
     from phone.cli import build_parser
     from phone.commands._args import segmenter_from_args
     from phone.config import PhoneInferenceConfig, inference_config, training_config
@@ -207,7 +207,7 @@ def test_precision_flag_reaches_the_config(command, monkeypatch):
     args = parser.parse_args(argv + ["--precision", "mixed_bfloat16"])
     assert args.precision == "mixed_bfloat16"
     seen = {}
-    monkeypatch.setattr(phone.segmenter, "build_segmenter", lambda **kw: seen.update(kw))
+    monkeypatch.setattr(phone.model, "build_segmenter", lambda **kw: seen.update(kw))
     if command == "train":
         assert training_config(args.config, precision=args.precision).MIXED_PRECISION == \
             "mixed_bfloat16"
