@@ -1,7 +1,7 @@
 """Installs the `mrcnn` package (from Mask_RCNN/) and the `phone` package.
 
 Package data of phone: the shipped phone model (phone/models/) and the four
-bundled CORe50 frames with their VIA polygons (datasets/phone, installed as
+bundled CORe50 frames with their VIA polygons (train/, val/, more/) (datasets/phone, installed as
 phone/data), so that `phone segment` and `phone demo` work from a plain
 `pip install .` with no checkout.
 """
@@ -23,7 +23,7 @@ setup(
                  "phone.data": "datasets/phone"},
     package_data={"phone.models": ["*.h5", "*.md"],
                   "phone.data": ["*.json", "train/*.png", "train/*.json",
-                                 "val/*.png", "val/*.json"]},
+                                 "val/*.png", "val/*.json", "more/*.png", "more/*.json"]},
     include_package_data=False,
     python_requires=">=3.10",
     entry_points={"console_scripts": ["phone=phone.cli:main"]},

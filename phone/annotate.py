@@ -64,7 +64,7 @@ import warnings
 
 import numpy as np
 
-from phone.errors import AnnotationError, PhoneDataError, PhoneDataWarning
+from phone.errors import AnnotationError, PhoneDataError, PhoneDataWarning, one_line
 from phone.imageio import image_size, read_image, write_bytes_atomic, write_png_atomic
 from phone.via import (VIA2_FORMAT_VERSION, json_number, mask_to_polygon, parse_via, rasterize_region, read_json,
                        via2_project, via2_settings, via2_text_attribute, write_via_json)
@@ -223,10 +223,6 @@ def _say(bar, message):
         tqdm.write(message, file=sys.stderr)
     else:
         print(message, file=sys.stderr)
-
-
-def _one_line(e):
-    return " ".join(str(e).split()) or type(e).__name__
 
 
 # ------------------------------------------------------------------ project
@@ -403,13 +399,13 @@ def annotate_folder(segmenter, frames_dir, out_json, base_path=None,
                 try:
                     chunk.append((path, name, read_image(path)))
                 except PhoneDataError as e:
-                    summary.failed.append((path, _one_line(e)))
-                    _say(bar, f"error: {_one_line(e)}")
+                    summary.failed.append((path, one_line(e)))
+                    _say(bar, f"error: {one_line(e)}")
                     bar.update(1)
             results = _segment(segmenter, [im for _, _, im in chunk]) if chunk else []
             for (path, name, _image), (r, err) in zip(chunk, results):
                 if err is not None:
-                    msg = _one_line(err)
+                    msg = one_line(err)
                     msg = msg if msg.startswith(path) else f"{path}: {msg}"
                     summary.failed.append((path, msg))
                     _say(bar, f"error: {msg}")

@@ -33,7 +33,7 @@ import time
 import numpy as np
 from mrcnn.core.metrics import mask_iou  # re-exported (phone.export.mask_iou): one home for it
 
-from phone.errors import ExportError, ImageReadError
+from phone.errors import ExportError, ImageReadError, one_line
 
 __all__ = ["FORMATS", "ExportFormat", "OUTPUT_NAMES", "ExportError", "ExportedSegmenter",
            "export_model", "verify_export", "detect_format", "format_for_path",
@@ -105,11 +105,6 @@ def _as_uint8_rgb(image, where):
     if image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
         raise ImageReadError(f"{where}: expected an [H, W, 3] RGB image, got shape {image.shape}")
     return np.ascontiguousarray(image[:, :, :3])
-
-
-def _one_line(e, limit=300):
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 # ------------------------------------------------------------------ building
@@ -197,7 +192,7 @@ def _write_tflite(pipeline, tmp):
     try:
         data = converter.convert()
     except Exception as e:  # ConverterError carries pages of MLIR
-        raise ExportError(f"TFLite conversion failed: {_one_line(e)}") from None
+        raise ExportError(f"TFLite conversion failed: {one_line(e, 300)}") from None
     with open(tmp, "wb") as f:
         f.write(data)
     return {"select_tf_ops": []}
@@ -216,7 +211,7 @@ def _write_onnx(pipeline, tmp):
             opset=ONNX_OPSET)
     except Exception as e:
         raise ExportError(f"ONNX conversion (tf2onnx {tf2onnx.__version__}) failed: "
-                          f"{_one_line(e)}") from None
+                          f"{one_line(e, 300)}") from None
     # tf2onnx keeps the signature's names (image -> mask, boxes, ...)
     names = [o.name for o in model_proto.graph.output]
     if sorted(names) != sorted(OUTPUT_NAMES):
@@ -399,7 +394,7 @@ class ExportedSegmenter:
             raise
         except Exception as e:
             raise ExportError(f"{self.path}: cannot load the {self.format} export: "
-                              f"{_one_line(e)}") from None
+                              f"{one_line(e, 300)}") from None
 
     # ---------------------------------------------------------- runtimes
     def _load_saved_model(self, num_threads):

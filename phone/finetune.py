@@ -211,25 +211,35 @@ MIN_DELTA = 0.001
 NEGATIVE_SEED = 7000
 
 
-def fitness(scores, negative_weight=0.25):
-    """One number to rank checkpoints by: (1 - w) x the mean mask IoU on the
-    validation frames with a phone + w x the share of phone-free frames in
-    which no phone is reported. Missing parts count for the other."""
+#: a checkpoint that reports a phone on more phone-free validation frames
+#: than the start model did, by more than this share of them, is not
+#: eligible as the best (false phones on hands, remote controls, radiators)
+NO_PHONE_TOLERANCE = 0.10
+
+
+def fitness(scores, start=None, tolerance=NO_PHONE_TOLERANCE):
+    """The number checkpoints are ranked by: the mean mask IoU on the
+    validation frames with a phone (the phone-free share when there are
+    none). With ``start`` (the start model's scores), a checkpoint whose
+    no-phone rate is lower than the start's by more than ``tolerance``
+    gets -1 (never chosen over the start)."""
     iou, clean = scores.get("mask_iou"), scores.get("no_phone_rate")
     if iou is None and clean is None:
         return None
-    if iou is None:
-        return float(clean)
-    if clean is None:
-        return float(iou)
-    return float((1 - negative_weight) * iou + negative_weight * clean)
+    value = float(iou if iou is not None else clean)
+    ref = None if start is None else start.get("no_phone_rate")
+    if clean is not None and ref is not None and clean < ref - tolerance - 1e-9:
+        return -1.0
+    return value
 
 
 class Validator:
     """Scores weights files on the user's validation frames (mask IoU of the
-    mask ``phone segment`` writes) and phone-free frames: ``n_negatives``
-    drawn ones (fixed seeds) plus the validation frames with the phone
-    painted out.
+    mask ``phone segment`` writes, COCO mask AP) and phone-free frames:
+    ``n_negatives`` drawn ones (fixed seeds: empty hands, hands holding
+    other objects, objects alone) plus the validation frames with the phone
+    painted out. The fitness is the mask IoU, with the no-phone rate as a
+    guard against the start model (see :func:`fitness`).
 
     segmenter: a phone Segmenter whose model is rebuilt never: each call
     loads the file into it (by name).
@@ -253,12 +263,15 @@ class Validator:
                                                               NEGATIVE_SEED + k, kind=kind)]
         self.negatives += [inpaint_phones(image, gt[..., None]) for _, image, gt in self.frames
                            if gt is not None]
+        #: the start model's scores, once known (fitness is relative to them)
+        self.start = None
 
     def score_model(self):
         """Scores of the weights now in the segmenter's model: dict with
         mask_iou (mean over validation frames with a phone), no_phone_rate,
         per_frame {name: IoU}, fitness."""
         from mrcnn.core.metrics import mask_iou
+        from phone.cocoeval import CocoMaskEvaluator
         images = [image for _, image, _ in self.frames]
         results = self.segmenter.segment_images(images + self.negatives)
         per_frame = {}
@@ -266,16 +279,27 @@ class Validator:
             if gt is not None:
                 per_frame[name] = float(mask_iou(bw > 0, gt))
         neg = results[len(images):]
+        coco = CocoMaskEvaluator()
+        for (_, _, gt), (_, r) in zip(self.frames, results):
+            if gt is not None:
+                coco.add(gt[..., None], np.ones(1, np.int32), r)
         scores = {"per_frame": per_frame,
                   "mask_iou": float(np.mean(list(per_frame.values()))) if per_frame else None,
+                  "coco_mask_ap": coco.summarize()["ap"] if per_frame else None,
                   "no_phone_rate": (float(np.mean([not np.any(bw) for bw, _ in neg]))
                                     if neg else None)}
-        scores["fitness"] = fitness(scores)
+        scores["fitness"] = fitness(scores, self.start)
         return scores
 
     def score_file(self, path):
         self.segmenter.model.load_weights(path, by_name=True)
         return self.score_model()
+
+    def score_start(self, path):
+        """Scores of the start model; later scores are ranked against them."""
+        self.start = None
+        self.start = self.score_file(path)
+        return self.start
 
 
 #: root attribute of a best file: its validation scores (JSON)
@@ -375,10 +399,12 @@ def describe(scores):
     parts = []
     if scores.get("mask_iou") is not None:
         parts.append(f"mask IoU {scores['mask_iou']:.3f}")
+    if scores.get("coco_mask_ap") is not None:
+        parts.append(f"COCO mask AP {scores['coco_mask_ap']:.3f}")
     if scores.get("no_phone_rate") is not None:
         parts.append(f"no phone on {scores['no_phone_rate']:.0%} of phone-free frames")
-    if scores.get("fitness") is not None:
-        parts.append(f"fitness {scores['fitness']:.3f}")
+    if scores.get("fitness") == -1.0:
+        parts.append("not eligible: more false phones than the start model")
     return ", ".join(parts)
 
 

@@ -11,11 +11,10 @@ Shapes: images [H, W, 3] uint8 RGB (any size; grey and RGBA are accepted);
 "scores": [N] float32, "masks": [H, W, N] bool}.
 """
 import os
-import sys
 
 import numpy as np
 
-from phone.errors import CommandError, ImageReadError, WeightsError
+from phone.errors import ImageReadError, WeightsError
 
 __all__ = ["Segmenter", "color_splash", "load_inference_weights",
            "check_weights_for_config", "precision_line"]

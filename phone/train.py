@@ -215,9 +215,10 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
             start_scores = {k: v for k, v in resume_summary["history"][0].items()
                             if k not in ("epoch", "checkpoint")}
             start_path = resume_summary["start"]
+            validator.start = start_scores
         else:
             start_path = path
-            start_scores = validator.score_file(path)
+            start_scores = validator.score_start(path)
         keeper = finetune.BestKeeper(model.log_dir, config.NAME, validator.score_file,
                                      start_scores, start_path, patience=chosen.patience,
                                      min_delta=finetune.MIN_DELTA, recipe=chosen.name, say=say)

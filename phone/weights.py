@@ -68,16 +68,11 @@ def find_last_checkpoint(logs_dir, name):
     highest-numbered ``mask_rcnn_{name}_NNNN.h5``.
     Raises WeightsError when there is none.
     """
+    from mrcnn.core.fileio import find_last_checkpoint as newest  # no TensorFlow
     key = (name or "model").lower()
-    logs_dir = os.fspath(logs_dir)
-    dirs = []
-    if os.path.isdir(logs_dir):
-        dirs = sorted(d for d in os.listdir(logs_dir)
-                      if d.startswith(key) and os.path.isdir(os.path.join(logs_dir, d)))
-    for d in reversed(dirs):
-        found = sorted(glob.glob(os.path.join(logs_dir, d, f"mask_rcnn_{key}_[0-9]*.h5")))
-        if found:
-            return found[-1]
+    found = newest(logs_dir, key)
+    if found:
+        return found
     raise WeightsError(
         f"{os.path.abspath(logs_dir)}: no checkpoint to resume (--weights last): no "
         f"{key}YYYYmmddTHHMM/mask_rcnn_{key}_NNNN.h5 in it; train first or pass "

@@ -16,7 +16,6 @@ Inference outputs: detections [B, D, 6], mrcnn_class [B, P, K],
     rpn_class [B, A, 2], rpn_bbox [B, A, 4].
 """
 import contextlib
-import glob
 import logging
 import multiprocessing
 import os
@@ -31,6 +30,7 @@ from keras import layers as KL
 from . import weights as weights_io
 from .core.anchors import compute_backbone_shapes, get_anchors_normalized
 from .core.boxes import denorm_boxes, norm_boxes
+from .core.fileio import find_last_checkpoint
 from .core.images import as_rgb, resize_image
 from .core.masks import paste_masks
 from .core.meta import compose_image_meta, mold_image
@@ -293,15 +293,9 @@ class MaskRCNN:
         (``model_dir/{name}{YYYYmmddTHHMM}/mask_rcnn_{name}_{epoch:04d}.h5``).
         Raises FileNotFoundError when there is none."""
         key = self.config.NAME.lower()
-        dir_names = sorted(d for d in (os.listdir(self.model_dir)
-                                       if os.path.isdir(self.model_dir) else [])
-                           if d.startswith(key) and
-                           os.path.isdir(os.path.join(self.model_dir, d)))
-        for d in reversed(dir_names):
-            checkpoints = sorted(glob.glob(os.path.join(
-                self.model_dir, d, f"mask_rcnn_{key}_[0-9]*.h5")))
-            if checkpoints:
-                return checkpoints[-1]
+        last = find_last_checkpoint(self.model_dir, key)
+        if last:
+            return last
         raise FileNotFoundError(
             f"Could not find a checkpoint of model {key!r} under "
             f"{self.model_dir!r}: no mask_rcnn_{key}_NNNN.h5 in any "

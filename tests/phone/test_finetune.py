@@ -229,10 +229,18 @@ def test_copy_paste_frames_carry_the_users_cutouts(tmp_path):
     assert len(real) == 4
 
 
-def test_fitness_and_the_comparison_table():
-    assert finetune.fitness({"mask_iou": 0.8, "no_phone_rate": 0.4}) == pytest.approx(0.7)
+def test_fitness_is_the_mask_iou_guarded_by_the_phone_free_frames():
+    start = {"mask_iou": 0.80, "no_phone_rate": 0.80}
+    assert finetune.fitness({"mask_iou": 0.85, "no_phone_rate": 0.75}, start) == 0.85
+    assert finetune.fitness({"mask_iou": 0.85, "no_phone_rate": 0.70}, start) == 0.85  # at the edge
+    assert finetune.fitness({"mask_iou": 0.95, "no_phone_rate": 0.69}, start) == -1.0  # more false phones
+    assert finetune.fitness({"mask_iou": 0.85, "no_phone_rate": 0.69}) == 0.85         # no start yet
     assert finetune.fitness({"mask_iou": None, "no_phone_rate": 0.4}) == 0.4
-    assert finetune.fitness({"mask_iou": 0.8, "no_phone_rate": None}) == 0.8
+    assert finetune.fitness({"mask_iou": 0.8, "no_phone_rate": None}, start) == 0.8
+    assert finetune.fitness({"mask_iou": None, "no_phone_rate": None}) is None
+
+
+def test_comparison_table():
     start = {"per_frame": {"a.png": 0.5, "b.png": 0.7}, "mask_iou": 0.6, "no_phone_rate": 0.8,
              "fitness": 0.65}
     best = {"per_frame": {"a.png": 0.75, "b.png": 0.7}, "mask_iou": 0.725, "no_phone_rate": 0.8,

@@ -1,7 +1,28 @@
-"""File-writing helpers shared by checkpoints (mrcnn.weights) and the phone
-package's masks and videos: atomically written files (temp file + rename)
-get the permissions a plain ``open()`` would have given them."""
+"""File helpers shared by checkpoints (mrcnn.weights, MaskRCNN.find_last)
+and the phone package: atomically written files (temp file + rename) get the
+permissions a plain ``open()`` would have given them; the newest checkpoint
+of a model's runs."""
+import glob
 import os
+
+
+def find_last_checkpoint(model_dir, name):
+    """Path of the last checkpoint of the newest run of model ``name`` under
+    ``model_dir`` (``{name}YYYYmmddTHHMM/mask_rcnn_{name}_NNNN.h5``: the last
+    folder by name, i.e. by time stamp, that holds one, and in it the
+    highest-numbered file), or None. Files of other names in a run folder
+    (``mask_rcnn_{name}_best.h5``) are not checkpoints of an epoch."""
+    key = (name or "model").lower()
+    model_dir = os.fspath(model_dir)
+    if not os.path.isdir(model_dir):
+        return None
+    runs = sorted(d for d in os.listdir(model_dir)
+                  if d.startswith(key) and os.path.isdir(os.path.join(model_dir, d)))
+    for d in reversed(runs):
+        found = sorted(glob.glob(os.path.join(model_dir, d, f"mask_rcnn_{key}_[0-9]*.h5")))
+        if found:
+            return found[-1]
+    return None
 
 
 def current_umask():
