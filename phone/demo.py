@@ -105,14 +105,13 @@ def _finetune(start_weights, logs, steps, n_train, seed, quiet):
 
 
 def _finetune_coco(coco, train_ds, val_ds, logs, steps, seed, quiet):
-    import keras
-    from mrcnn.model import MaskRCNN
+    """The heads of PhoneConfig trained from Matterport's COCO weights (class
+    layers excluded). Returns the last checkpoint."""
     from phone.config import PhoneConfig, derive_config
+    from phone.train import build_training_model
     from phone.weights import CLASS_SPECIFIC_LAYERS
     cfg = derive_config(PhoneConfig(), STEPS_PER_EPOCH=max(1, steps // 2))
-    keras.utils.set_random_seed(seed)
-    model = MaskRCNN("training", cfg, logs)
-    model.load_weights(coco, by_name=True, exclude=list(CLASS_SPECIFIC_LAYERS))
+    model = build_training_model(cfg, logs, start=coco, exclude=CLASS_SPECIFIC_LAYERS, seed=seed)
     model.train(train_ds, val_ds, cfg.LEARNING_RATE, epochs=2, layers="heads",
                 verbose=0 if quiet else 1, seed=seed)
     return model.find_last()

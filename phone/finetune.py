@@ -88,21 +88,26 @@ class Recipe:
 
 
 #: Config options of the small-set recipe: phone-free frames are trained as
-#: negatives, negative ROIs fill the ROI sample (the shipped model's stage-2
-#: options, benchmarks/learning.py STAGE2_SETS), no warm-up, cosine decay.
+#: negatives, negative ROIs fill the ROI sample, the class loss counts twice
+#: (the shipped model's stage-2 options, benchmarks/learning.py
+#: STAGE2_SETS), no warm-up, cosine decay.
 _SMALL_SET_SETS = {"USE_MINI_MASK": False, "TRAIN_ON_EMPTY_IMAGES": True,
                    "ROI_POSITIVE_RATIO": 0.1, "ROI_SAMPLING": "fill",
-                   "LEARNING_RATE_WARMUP_STEPS": 0, "LEARNING_RATE_SCHEDULE": "cosine"}
+                   "LEARNING_RATE_WARMUP_STEPS": 0, "LEARNING_RATE_SCHEDULE": "cosine",
+                   "LOSS_WEIGHTS": {"rpn_class_loss": 1.0, "rpn_bbox_loss": 1.0,
+                                    "mrcnn_class_loss": 2.0, "mrcnn_bbox_loss": 1.0,
+                                    "mrcnn_mask_loss": 1.0}}
 
 RECIPES = {
     # Matterport's balloon recipe: the user's frames only, as given, with
     # the config's learning rate, steps and batch.
     "balloon": Recipe("balloon", layers="heads", epochs=30, augment=False),
-    # Few annotated frames: copy-paste + replay + negatives, heads only.
+    # Few annotated frames: copy-paste + replay + negatives, heads only
+    # (README "Fine-tuning on your own frames": the leave-out table).
     "small-set": Recipe("small-set", layers="heads", epochs=6, patience=3,
-                        learning_rate=0.002, steps_per_epoch=100, batch_size=4, n_synthetic=400, paste_prob=0.6,
-                        negatives=0.3, real_repeats=15, inpainted_repeats=5,
-                        config_sets=_SMALL_SET_SETS),
+                        learning_rate=0.001, steps_per_epoch=100, batch_size=4,
+                        n_synthetic=400, paste_prob=0.6, negatives=0.5, distractor_prob=0.7,
+                        real_repeats=15, inpainted_repeats=5, config_sets=_SMALL_SET_SETS),
 }
 
 
@@ -158,7 +163,7 @@ def small_set_data(train_ds, work_dir, recipe, seed=0, version=3, say=print):
     files are excluded). The generated frames are cached in work_dir and
     reused when the same parameters ask for them again.
     """
-    import phone.learning as learning
+    import phone.synthetic as synthetic
     from phone.dataset import PhoneDataset
     from phone.imageio import write_png_atomic
     from phone.via import ViaImage, via2_export, write_via_json
@@ -170,7 +175,7 @@ def small_set_data(train_ds, work_dir, recipe, seed=0, version=3, say=print):
         others |= {im.filename for im in load_via(f, keep_empty=True)} - names
     say(f"Copy-paste frames: {recipe.n_synthetic} (cut-outs of {len(names)} frame(s) with "
         f"probability {recipe.paste_prob}, {recipe.negatives:.0%} without a phone)")
-    synth_dir = learning.make_synthetic_split(
+    synth_dir = synthetic.make_synthetic_split(
         os.path.join(work_dir, "copy_paste"), recipe.n_synthetic, seed=seed,
         paste_from=via_files, exclude=sorted(others), paste_prob=recipe.paste_prob,
         negatives=recipe.negatives, distractor_prob=recipe.distractor_prob, version=version)
@@ -246,7 +251,7 @@ class Validator:
     """
 
     def __init__(self, segmenter, val_ds, n_negatives=60):
-        import phone.learning as learning
+        from phone.synthetic import hand_only_frames
         self.segmenter = segmenter
         self.val_ds = val_ds
         self.frames = []
@@ -259,7 +264,7 @@ class Validator:
             self.frames.append((name, image, gt))
         kinds = ("hand", "held", "objects")
         self.negatives = [im for k, kind in enumerate(kinds)
-                          for im in learning.hand_only_frames(n_negatives // len(kinds),
+                          for im in hand_only_frames(n_negatives // len(kinds),
                                                               NEGATIVE_SEED + k, kind=kind)]
         self.negatives += [inpaint_phones(image, gt[..., None]) for _, image, gt in self.frames
                            if gt is not None]

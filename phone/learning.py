@@ -6,7 +6,6 @@ Used by ``make demo`` (phone/demo.py) and benchmarks/learning.py. The rule
 both follow: a real frame used in any way for training (its cut-out
 included) is never used to score that model.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -16,44 +15,10 @@ import numpy as np
 
 import phone.paths as paths
 
+from phone.synthetic import (BENCHMARK_VERSION, hand_only_frames,  # noqa: F401 (homes: phone.synthetic)
+                             make_synthetic_split)
+
 REAL_DIR = paths.bundled_dataset_dir()
-#: The drawing version of the frames every model is *scored* and chosen on
-#: (the synthetic test split, hand-only frames, selection frames): fixed, so
-#: that numbers stay comparable whatever version a model was trained on.
-BENCHMARK_VERSION = 2
-
-
-def _params_key(params):
-    return hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def make_synthetic_split(out_dir, n, seed, size=128, paste_from=None,
-                         exclude=(), paste_prob=0.4, negatives=0.0, distractor_prob=0.35,
-                         version=None):
-    """Generates (or reuses, when the parameters match) a folder of synthetic
-    frames with ``via_region_data.json``. ``version``: the drawing version
-    (phone.synthetic.GENERATOR_VERSIONS; default: the generator's own); a
-    split cached with another version is regenerated.
-    Returns the folder."""
-    import phone.synthetic as synthetic
-    version = synthetic.GENERATOR_VERSION if version is None else int(version)
-    params = dict(n=int(n), seed=int(seed), size=int(size),
-                  paste_from=[os.path.relpath(p, REAL_DIR) for p in (paste_from or [])],
-                  exclude=sorted(exclude), paste_prob=paste_prob,
-                  negatives=negatives, distractor_prob=distractor_prob,
-                  version=version)
-    stamp = os.path.join(out_dir, ".params.json")
-    if os.path.exists(stamp):
-        with open(stamp) as f:
-            if json.load(f) == params:
-                return out_dir
-        shutil.rmtree(out_dir)
-    synthetic.generate(out_dir, n, size=size, seed=seed, paste_from=paste_from,
-                       exclude=exclude, paste_prob=paste_prob,
-                       negatives=negatives, distractor_prob=distractor_prob, version=version)
-    with open(stamp, "w") as f:
-        json.dump(params, f)
-    return out_dir
 
 
 def load_split(folder, keep_empty=False):
@@ -117,18 +82,13 @@ def train_scratch(train_ds, val_ds, steps, logs_dir, seed=0, batch_size=None,
     Returns (checkpoint path, keras History, seconds spent training).
     """
     import keras
-    from mrcnn.model import MaskRCNN
-    from phone.imageio import write_json_atomic
     from phone.augmentation import build_augmentation
+    from phone.imageio import write_json_atomic
+    from phone.train import build_training_model
     cfg, epochs = scratch_config(steps, batch_size, epochs=epochs, **overrides)
-    keras.utils.set_random_seed(int(seed))
-    model = MaskRCNN("training", cfg, logs_dir)
-    if init is not None:
-        model.load_weights(init, by_name=True)
-        # A fine-tune, not a resume: load_weights takes the epoch from a
-        # checkpoint name (mask_rcnn_phone_0010.h5 -> epoch 10, as in
-        # Matterport), after which train(epochs=...) would train nothing.
-        model.set_log_dir()
+    # A fine-tune from ``init``, not a resume: a checkpoint's name
+    # (mask_rcnn_phone_0010.h5) would otherwise set the epoch to 10.
+    model = build_training_model(cfg, logs_dir, start=init, resume=False, seed=seed)
     t = time.time()
 
     entries = epoch_log if epoch_log is not None else []
@@ -182,16 +142,6 @@ def read_epoch_log(run_dir):
     if not kept:
         raise ValueError(f"{path}: names no checkpoint that exists")
     return sorted(kept, key=lambda e: e.get("step", 0))
-
-
-def hand_only_frames(n, seed, size=128, kind="hand"):
-    """``n`` synthetic frames without a phone (phone.synthetic negatives of
-    ``kind``: "hand" = an empty hand), frame i drawn with
-    ``synthetic.frame_rng(seed, i)``. Returns a list of uint8 [size, size, 3]."""
-    import phone.synthetic as synthetic
-    return [synthetic.make_frame(synthetic.frame_rng(seed, i), size, negative=True,
-                                 negative_kind=kind, version=BENCHMARK_VERSION)["image"]
-            for i in range(int(n))]
 
 
 def no_phone_rate(segmenter, images):

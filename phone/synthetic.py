@@ -47,20 +47,24 @@ CLI::
         [--distractor-prob 0.35] [--generator-version 3]
 """
 import argparse
+import json
 import math
 import os
+import shutil
 import sys
 import warnings
 
 import cv2
 import numpy as np
 
+import phone.paths as paths
 from phone.errors import PhoneDataError
 from phone.imageio import read_image, write_png_atomic
 from phone.via import (ViaImage, ViaRegion, load_via, mask_to_polygon, rasterize_region, via2_export,
                        write_via_json)
 
-__all__ = ["generate", "make_sample", "make_frame", "load_cutouts", "Cutout", "mask_to_polygon",
+__all__ = ["generate", "make_synthetic_split", "hand_only_frames", "BENCHMARK_VERSION",
+           "make_sample", "make_frame", "load_cutouts", "Cutout", "mask_to_polygon",
            "VIA_NAME", "PHONE_STYLES", "NEGATIVE_KINDS", "HELD_OBJECTS", "main"]
 
 VIA_NAME = "via_region_data.json"
@@ -890,6 +894,54 @@ def generate(out_dir, n, size=128, seed=0, paste_from=None, exclude=(), negative
         records.append(ViaImage(filename=name, path=path, regions=regions, size=os.path.getsize(path),
                                 file_attributes={"source": ",".join(f["sources"]) or "negative"}))
     return write_via_json(os.path.join(out_dir, VIA_NAME), via2_export(records))
+
+
+# ---------------------------------------------------------------------------
+# cached splits and fixed phone-free frames (training recipes, validation)
+
+#: The drawing version of the frames models are *scored* and chosen on (the
+#: synthetic test split, hand-only frames, selection and validation frames):
+#: fixed, so that numbers stay comparable whatever version a model was
+#: trained on.
+BENCHMARK_VERSION = 2
+
+
+def make_synthetic_split(out_dir, n, seed, size=128, paste_from=None,
+                         exclude=(), paste_prob=0.4, negatives=0.0, distractor_prob=0.35,
+                         version=None):
+    """Generates (or reuses, when the parameters match) a folder of synthetic
+    frames with ``via_region_data.json``. ``version``: the drawing version
+    (phone.synthetic.GENERATOR_VERSIONS; default: the generator's own); a
+    split cached with another version is regenerated.
+    Returns the folder."""
+    version = GENERATOR_VERSION if version is None else int(version)
+    real_dir = paths.bundled_dataset_dir()
+    params = dict(n=int(n), seed=int(seed), size=int(size),
+                  paste_from=[os.path.relpath(p, real_dir) for p in (paste_from or [])],
+                  exclude=sorted(exclude), paste_prob=paste_prob,
+                  negatives=negatives, distractor_prob=distractor_prob,
+                  version=version)
+    stamp = os.path.join(out_dir, ".params.json")
+    if os.path.exists(stamp):
+        with open(stamp) as f:
+            if json.load(f) == params:
+                return out_dir
+        shutil.rmtree(out_dir)
+    generate(out_dir, n, size=size, seed=seed, paste_from=paste_from, exclude=exclude,
+             paste_prob=paste_prob, negatives=negatives, distractor_prob=distractor_prob,
+             version=version)
+    with open(stamp, "w") as f:
+        json.dump(params, f)
+    return out_dir
+
+
+def hand_only_frames(n, seed, size=128, kind="hand"):
+    """``n`` synthetic frames without a phone (negatives of ``kind``: "hand"
+    = an empty hand), frame i drawn with ``frame_rng(seed, i)`` in the
+    BENCHMARK_VERSION drawing. Returns a list of uint8 [size, size, 3]."""
+    return [make_frame(frame_rng(seed, i), size, negative=True, negative_kind=kind,
+                       version=BENCHMARK_VERSION)["image"]
+            for i in range(int(n))]
 
 
 def main(argv=None):

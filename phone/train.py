@@ -12,13 +12,14 @@ newest one is what ``--weights last`` picks.
 """
 import os
 import sys
+import time
 
 from phone.augmentation import build_augmentation  # noqa: F401 (phone.train.build_augmentation)
 from phone.errors import CommandError, PhoneDataError
 from phone.weights import CLASS_SPECIFIC_LAYERS
 
 __all__ = ["load_datasets", "unreadable_images", "build_augmentation",
-           "start_model_is_trained", "training_config_for", "train"]
+           "start_model_is_trained", "training_config_for", "build_training_model", "train"]
 
 
 def unreadable_images(dataset):
@@ -105,6 +106,51 @@ def training_config_for(arch_config, recipe, lr=None, steps_per_epoch=None, prec
     return config
 
 
+def build_training_model(config, logs_dir, start=None, exclude=None, resume=False, seed=None):
+    """The one place a phone training model is built (phone train, make demo,
+    the learning recipes): a MaskRCNN in training mode with ``config``'s
+    architecture, the weights of ``start`` (a path or a
+    mrcnn.weights.WeightsFile; None: random initialisation) loaded by name
+    minus ``exclude``.
+
+    resume: continue the run of the checkpoint ``start`` (its folder, its
+        epoch: Matterport's ``--weights last``); otherwise a new run starts
+        at epoch 0 (a fine-tune), whatever the start file is called.
+    seed: keras.utils.set_random_seed before the build (same initial
+        weights, same data order for a given seed).
+    """
+    from mrcnn.model import MaskRCNN
+    if seed is not None:
+        import keras
+        keras.utils.set_random_seed(int(seed))
+    os.makedirs(logs_dir, exist_ok=True)
+    model = MaskRCNN(mode="training", config=config, model_dir=logs_dir)
+    if start is not None:
+        model.load_weights(start, by_name=True, exclude=exclude or None)
+    if not resume:
+        model.set_log_dir()
+    return model
+
+
+def _progress_callback(first_epoch, epochs, say):
+    """A Keras callback saying, after each epoch (validation included), how
+    long the run has taken and about how long the rest will take at most
+    (early stopping can end it sooner)."""
+    import keras
+
+    class _Progress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.t0 = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            done = epoch + 1 - first_epoch
+            spent = time.time() - self.t0
+            left = (epochs - epoch - 1) * spent / max(1, done)
+            say(f"Epoch {epoch + 1}/{epochs} done: {spent / 60:.1f} min so far, about "
+                f"{left / 60:.1f} min left at most")
+    return _Progress()
+
+
 def _validator(config, val_ds, logs_dir):
     """A Validator over val_ds with an inference model of the training
     config's architecture (built once; each checkpoint is loaded into it)."""
@@ -142,7 +188,6 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
     Returns a dict: last, best (or None), summary (or None), log_dir; or
     None when there was nothing to do.
     """
-    from mrcnn.model import MaskRCNN
     import phone.finetune as finetune
     import phone.paths as paths
     from phone.config import PhoneConfig
@@ -188,14 +233,8 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
             f"{', '.join(exclude)} start from scratch")
     if verbose:
         config.display()
-    os.makedirs(logs_dir, exist_ok=True)
-    if seed is not None:
-        import keras
-        keras.utils.set_random_seed(int(seed))
-    model = MaskRCNN(mode="training", config=config, model_dir=logs_dir)
-    model.load_weights(path, by_name=True, exclude=exclude or None)
-    if kind != "last":
-        model.set_log_dir()          # a fine-tune starts a new run at epoch 0
+    model = build_training_model(config, logs_dir, start=path, exclude=exclude,
+                                 resume=(kind == "last"), seed=seed)
     say(f"Loaded {kind} weights: {path}")
     if epochs <= model.epoch:
         say(f"Nothing to do: the checkpoint is already at epoch {model.epoch} "
@@ -227,6 +266,7 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
         else:
             say(f"Validation of the start model: {finetune.describe(start_scores)}")
         callbacks.append(finetune.keeper_callback(keeper, model))
+    callbacks.append(_progress_callback(model.epoch, epochs, say))
     augmentation = build_augmentation() if augment else None
     from phone.segmenter import precision_line
     say(f"Training {layers} layers from epoch {model.epoch} to {epochs}, "
