@@ -1,23 +1,43 @@
-"""Installs the `mrcnn` package (from Mask_RCNN/) and the `phone` package.
+"""The package layout of mrcnn-phone (its metadata and dependencies are in
+pyproject.toml).
 
-Package data of phone: the shipped phone model (phone/models/) and the four
-bundled CORe50 frames with their VIA polygons (train/, val/, more/) (datasets/phone, installed as
-phone/data), so that `phone segment` and `phone demo` work from a plain
-`pip install .` with no checkout.
+Installs the `mrcnn` package (from Mask_RCNN/) and the `phone` package with
+its package data: the shipped phone model (phone/models/) and the bundled
+CORe50 frames with their VIA polygons (datasets/phone: train/, val/, more/,
+installed as phone/data), so that `phone segment` and `phone demo` work from
+a plain `pip install .` with no checkout.
+
+Beside the packages the wheel carries `mrcnn_imgaug_compat.pth`: Python runs
+it at start-up, so imgaug 0.4 imports under NumPy 2 even when it is imported
+before mrcnn (Matterport's coco.py does); MRCNN_IMGAUG_COMPAT=0 turns it off.
 """
+import os
+
 from setuptools import setup
+from setuptools.command.build_py import build_py
+
+
+class build_py_with_pth(build_py):
+    """build_py that also writes the imgaug start-up file at the top of the
+    build (site-packages once installed)."""
+
+    def run(self):
+        super().run()
+        import importlib.util
+        spec = importlib.util.spec_from_file_location(
+            "mrcnn_imgaug_compat", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                "Mask_RCNN", "mrcnn_imgaug_compat.py"))
+        compat = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(compat)
+        with open(os.path.join(self.build_lib, compat.PTH_NAME), "w") as f:
+            f.write(compat.PTH_LINE)
+
 
 setup(
-    name="mrcnn-phone",
-    version="0.1.0",
-    description="Matterport's Mask R-CNN API on TensorFlow 2.21 + Keras 3, "
-                "and a CORe50 mobile-phone segmenter built on it",
     packages=[
         "mrcnn", "mrcnn.core", "mrcnn.layers", "mrcnn.data",
         "phone", "phone.commands", "phone.models", "phone.data",
     ],
-    # mrcnn_imgaug_compat: lets imgaug 0.4 import under NumPy 2 (see its
-    # docstring); `make venv` also installs its start-up .pth file.
     py_modules=["mrcnn_imgaug_compat"],
     package_dir={"": "Mask_RCNN", "mrcnn": "Mask_RCNN/mrcnn", "phone": "phone",
                  "phone.data": "datasets/phone"},
@@ -25,11 +45,5 @@ setup(
                   "phone.data": ["*.json", "train/*.png", "train/*.json",
                                  "val/*.png", "val/*.json", "more/*.png", "more/*.json"]},
     include_package_data=False,
-    python_requires=">=3.10",
-    entry_points={"console_scripts": ["phone=phone.cli:main"]},
-    extras_require={
-        "bench": ["torch", "torchvision"],
-        # phone export: ONNX conversion + runtimes (SavedModel needs nothing more)
-        "export": ["tf2onnx>=1.17", "onnx>=1.17", "onnxruntime>=1.20", "ai-edge-litert>=2.0"],
-    },
+    cmdclass={"build_py": build_py_with_pth},
 )

@@ -168,6 +168,31 @@ def test_train_phone_notebook_trains_plots_and_evaluates(tmp_path):
     assert images_in(nb) >= 1 + 2 + 1 + n_val   # masks, synthetic samples, losses, detections
 
 
+def test_train_phone_notebook_fewshot_section_fine_tunes_the_shipped_model(tmp_path):
+    """The notebook's last section: PhoneModel("shipped").train with the
+    small-set recipe on the bundled frames; it prints the architecture read
+    from the file, the validation table (start against best), plots the
+    per-epoch validation, and the run folder holds its summary."""
+    import json
+    logs = tmp_path / "logs"
+    nb, text = execute(
+        "train_phone", tmp_path, WEIGHTS="scratch", DOWNLOAD_COCO=False,
+        COCO_MODEL_PATH=str(tmp_path / "no_coco.h5"), SYNTHETIC_TRAIN=2, SYNTHETIC_VAL=0,
+        IMAGE_SIZE=64, IMAGES_PER_STEP=1, STEPS_PER_EPOCH=1, VALIDATION_STEPS=1, HEADS_EPOCHS=1,
+        ALL_EPOCHS=1, LOGS_DIR=str(logs), OUTPUT_DIR=str(tmp_path / "out"),
+        FEWSHOT_EPOCHS=1, FEWSHOT_STEPS=2, FEWSHOT_SYNTHETIC=8)
+    assert re.search(r"start model: .*mask_rcnn_phone\.h5 \| LightResNet \| mask head \[56, 56\] "
+                     r"\| classes \['BG', 'phone'\]", text), text[-3000:]
+    assert re.search(r"^\s*validation frame\s+start\s+(best|start)$", text, re.M)
+    assert re.search(r"^\s*C_01_08_000\.png\s+0\.9\d\d\s+0\.\d{3}$", text, re.M)
+    assert "kept:" in text
+    runs = sorted((logs / "fewshot").glob("phone*"))
+    assert len(runs) == 1
+    summary = json.loads((runs[0] / "finetune_summary.json").read_text())
+    assert [h["epoch"] for h in summary["history"]] == [0, 1]
+    assert summary["recipe"] == "small-set"
+
+
 def test_inspect_phone_data_notebook(tmp_path):
     nb, text = execute("inspect_phone_data", tmp_path, SYNTHETIC=2, RANDOM_ROIS=50,
                        OUTPUT_DIR=str(tmp_path / "out"))

@@ -9,15 +9,21 @@ def add_parser(sub):
     d = sub.add_parser(
         "demo", help="end-to-end demo on the bundled data (segment, fine-tune, segment again)",
         description="Segments the bundled CORe50 frames with the shipped model, fine-tunes it "
-                    "briefly on synthetic frames (balloon style), segments again and prints "
-                    "the scores of both. Without a shipped model it trains from scratch.")
+                    "as 'phone train --weights shipped' does on the two annotated train frames "
+                    "(small-set recipe, the epoch chosen on the val frame), segments again and "
+                    "prints both models' scores per frame (train, validation, unseen). The "
+                    "fine-tuned model becomes the default only when it beat the shipped one on "
+                    "its validation. Without a shipped model it trains from scratch.")
     d.add_argument("--steps", type=positive_int,
-                   help="training steps, batch of 4 frames each (default: 100 to fine-tune the "
-                        "shipped model, 1000 from scratch)")
+                   help="training steps, batch of 4 frames each (default: the small-set "
+                        "recipe's 6 epochs of 100, early stopping, to fine-tune the shipped "
+                        "model; 1000 from scratch)")
     d.add_argument("--n-train", type=positive_int, default=400,
-                   help="synthetic training frames (default %(default)s)")
+                   help="generated training frames (copy-paste ones for the shipped model; "
+                        "default %(default)s)")
     d.add_argument("--n-val", type=positive_int, default=40,
-                   help="synthetic validation frames (default %(default)s)")
+                   help="synthetic validation frames of the from-scratch and COCO runs "
+                        "(default %(default)s)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--out", default=None,
                    help="where masks, overlays and the model go (default: the outputs folder)")

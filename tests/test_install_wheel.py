@@ -1,0 +1,61 @@
+"""The wheel, installed with its dependencies into a new virtual environment,
+works from another folder: imgaug imported before mrcnn (Matterport's
+coco.py order: the wheel's start-up file restores np.sctypes), `phone
+--help`, `phone segment --image F --out O` with the shipped model.
+
+The dependencies come from the same package index and pip cache as the
+suite's own environment (``make venv`` filled the cache, so nothing large is
+downloaded again). Slow: a few minutes on two cores.
+"""
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _run(cmd, cwd, timeout=1200, env=None):
+    e = dict(os.environ, **(env or {}))
+    for k in ("PYTHONPATH", "PHONE_OUTPUTS", "PHONE_DEBUG", "VIRTUAL_ENV"):
+        e.pop(k, None)
+    return subprocess.run([str(c) for c in cmd], cwd=str(cwd), env=e, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory):
+    wheels = tmp_path_factory.mktemp("wheels")
+    r = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+              "-w", wheels, REPO], tmp_path_factory.mktemp("b"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = wheels.glob("mrcnn_phone-*.whl")
+    env_dir = tmp_path_factory.mktemp("venv")
+    r = _run([sys.executable, "-m", "venv", env_dir], env_dir)
+    assert r.returncode == 0, r.stderr[-2000:]
+    py = env_dir / "bin" / "python"
+    r = _run([py, "-m", "pip", "install", "-q", wheel], env_dir, timeout=1800)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return env_dir
+
+
+def test_the_wheel_brings_its_dependencies_and_works_from_another_folder(venv, tmp_path):
+    py = venv / "bin" / "python"
+    r = _run([py, "-c", "import imgaug.augmenters as iaa; import mrcnn.model; import phone; "
+              "print(iaa.Fliplr(0.5).__class__.__name__, phone.__file__)"], tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    name, where = r.stdout.split()
+    assert name == "Fliplr" and where.startswith(str(venv))      # the installed copy
+    r = _run([venv / "bin" / "phone", "--help"], tmp_path)
+    assert r.returncode == 0 and "segment" in r.stdout and "train" in r.stdout, r.stderr
+    frame = REPO / "datasets" / "phone" / "val" / "C_01_08_000.png"
+    r = _run([venv / "bin" / "phone", "segment", "--image", frame, "--out", "o"], tmp_path,
+             env={"TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "the model shipped with phone" in r.stderr
+    import cv2
+    mask = cv2.imread(str(tmp_path / "o" / "C_01_08_000_mask.png"), cv2.IMREAD_UNCHANGED)
+    assert mask.shape == (128, 128) and 2500 < int((mask > 0).sum()) < 3700   # 3,091 px
