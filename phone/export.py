@@ -461,7 +461,7 @@ class ExportedSegmenter:
         return self.segment_images([image])[0]
 
     def overlay(self, image, r):
-        from mrcnn.visualize import draw_instances_image
+        from mrcnn.render import draw_instances_image
         names = self.class_names or ["BG"] + [f"class {i}" for i in range(
             1, int(max(r["class_ids"], default=1)) + 1)]
         return draw_instances_image(image, r["rois"], r["masks"], r["class_ids"], names,

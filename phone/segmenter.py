@@ -158,7 +158,7 @@ class Segmenter:
     @staticmethod
     def result_mask(image, r):
         """Union of r's masks as uint8 0/255 [H, W] at the image's size."""
-        from mrcnn.visualize import mask_to_bw
+        from mrcnn.render import mask_to_bw
         h, w = image.shape[:2]
         masks = np.asarray(r["masks"])
         if masks.ndim != 3 or masks.shape[2] == 0:
@@ -197,7 +197,7 @@ class Segmenter:
 
     def overlay(self, image, r):
         """Matterport-style instance overlay: uint8 RGB [H, W, 3]."""
-        from mrcnn.visualize import draw_instances_image
+        from mrcnn.render import draw_instances_image
         return draw_instances_image(image, r["rois"], r["masks"], r["class_ids"],
                                     self.class_names, r["scores"])
 

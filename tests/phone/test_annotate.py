@@ -26,6 +26,12 @@ from phone.errors import AnnotationError, PhoneDataError, PhoneDataWarning
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "datasets" / "phone"
+
+
+def seed_frames():
+    """The four seed CORe50 frames (datasets/phone/train and val; more/ holds
+    the frames kept for the few-shot measurements)."""
+    return sorted(list(BUNDLED.glob("train/*.png")) + list(BUNDLED.glob("val/*.png")))
 SEED_PROJECT = BUNDLED / "via_project_8Dec2019_16h13m.json"
 VIA2_KEYS = {"_via_settings", "_via_img_metadata", "_via_attributes",
              "_via_data_format_version", "_via_image_id_list"}
@@ -542,7 +548,7 @@ def test_round_trip_on_the_bundled_frames_with_a_trained_model(tmp_path, trained
     from phone.dataset import PhoneDataset
     from phone.imageio import read_image
     frames = tmp_path / "frames"
-    for p in sorted(BUNDLED.glob("*/*.png")):
+    for p in seed_frames():
         frames.mkdir(exist_ok=True)
         shutil.copy(p, frames / p.name)
     seg = learning.inference_segmenter(trained, score=0.0)
@@ -591,7 +597,7 @@ def test_round_trip_on_the_bundled_frames_with_a_trained_model(tmp_path, trained
 def test_kill_in_the_middle_then_resume_without_redoing_frames(tmp_path, trained):
     frames = tmp_path / "frames"
     frames.mkdir()
-    bundled = sorted(BUNDLED.glob("*/*.png"))
+    bundled = seed_frames()
     for i in range(40):
         shutil.copy(bundled[i % len(bundled)], frames / f"f{i:03d}.png")
     project = tmp_path / "project.json"
@@ -662,7 +668,7 @@ def test_annotate_notebook_runs_the_loop(tmp_path):
     data = json.loads(project.read_text())
     assert VIA2_KEYS <= set(data)
     meta = {e["filename"]: e for e in data["_via_img_metadata"].values()}
-    assert sorted(meta) == sorted(p.name for p in BUNDLED.glob("*/*.png"))
+    assert sorted(meta) == sorted(p.name for p in seed_frames())
     assert "4 frames annotated" in text
     # the corrected frame holds the hand polygon, marked as drawn by a person
     fixed = meta["C_01_08_000.png"]["regions"]

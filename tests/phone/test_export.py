@@ -36,7 +36,7 @@ def frames():
     import glob
     from phone import synthetic
     from phone.imageio import read_image
-    real = sorted(glob.glob(os.path.join(REPO, "datasets", "phone", "*", "*.png")))
+    real = sorted(glob.glob(os.path.join(REPO, "datasets", "phone", "[tv]*", "*.png")))  # train, val
     assert len(real) == 4
     out = [(os.path.basename(p), read_image(p)) for p in real]
     for i in range(20):

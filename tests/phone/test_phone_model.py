@@ -156,3 +156,20 @@ def test_train_shipped_builds_the_file_architecture_and_last_resumes_it(tmp_path
     assert list(second.MASK_SHAPE) == [56, 56]
     summary = json.loads((runs[0] / finetune.RUN_SUMMARY_NAME).read_text())
     assert [h["epoch"] for h in summary["history"]] == [0, 1, 2]
+
+
+def test_segment_command_does_not_import_the_notebook_visualize_module(tmp_path):
+    """The overlays of `phone segment` come from mrcnn.render (numpy + cv2):
+    the command never imports mrcnn.visualize, Matterport's matplotlib
+    notebook API. (pyplot itself is imported by `import keras` 3.15 when
+    matplotlib is installed, so it is not asserted on.)"""
+    import subprocess
+    import sys
+    code = ("import sys; from phone.cli import main; "
+            f"rc = main(['segment', '--image', {str(FRAME)!r}, '--out', {str(tmp_path)!r}, "
+            "'--weights', 'shipped']); "
+            "print('RC', rc, 'VISUALIZE', 'mrcnn.visualize' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=str(REPO), timeout=300)
+    assert "RC 0 VISUALIZE False" in r.stdout, r.stdout + r.stderr[-2000:]
+    assert (tmp_path / "C_01_08_000_overlay.png").is_file()
