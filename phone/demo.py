@@ -101,7 +101,7 @@ def _finetune(start_weights, logs, steps, n_train, seed, quiet):
     return train(None, paths.bundled_dataset_dir(), weights=start_weights, logs_dir=logs,
                  recipe=recipe, steps_per_epoch=per_epoch, seed=seed,
                  say=(lambda m: None) if quiet else (lambda m: print("      " + m, flush=True)),
-                 verbose=0 if quiet else 1)
+                 verbose=0 if quiet else 1, display_config=False)
 
 
 def _finetune_coco(coco, train_ds, val_ds, logs, steps, seed, quiet):

@@ -164,7 +164,8 @@ def _validator(config, val_ds, logs_dir):
 
 def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layers=None,
           augment=None, train_via=None, recipe="auto", lr=None, steps_per_epoch=None,
-          precision=None, image_size=None, seed=None, say=print, verbose=1):
+          precision=None, image_size=None, seed=None, say=print, verbose=1,
+          display_config=True):
     """``phone train``: fine-tune on dataset_dir/train, validating on
     dataset_dir/val.
 
@@ -184,7 +185,7 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
     logs_dir/phoneYYYYmmddTHHMM/; with validation (small-set recipe) the best
     one is kept as mask_rcnn_phone_best.h5 and the run ends with a table.
     say: callable for progress lines; verbose: 0 hides the config table and
-    Keras' progress bars.
+    Keras' progress bars; display_config: False hides the config table only.
     Returns a dict: last, best (or None), summary (or None), log_dir; or
     None when there was nothing to do.
     """
@@ -231,7 +232,7 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
         exclude = list(CLASS_SPECIFIC_LAYERS)
         say(f"Weights {os.path.basename(path)} ({n_file} classes): the class-specific layers "
             f"{', '.join(exclude)} start from scratch")
-    if verbose:
+    if verbose and display_config:
         config.display()
     model = build_training_model(config, logs_dir, start=path, exclude=exclude,
                                  resume=(kind == "last"), seed=seed)
