@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+__all__ = ["LightResNet", "register_backbone", "backbone_class"]
+
 
 class LightResNet:
     """A narrow bottleneck ResNet usable as Config.BACKBONE.
@@ -102,3 +104,38 @@ class LightResNet:
         if not stage5:
             outs[-1] = None
         return outs
+
+
+# ---------------------------------------------------------------------------
+# Backbones a weights file can describe
+
+#: name -> class of the backbone objects that survive save and load: a file
+#: stores {"class": name, **backbone.get_config()} (Config.to_json_dict) and
+#: mrcnn.weights.read_config rebuilds it with ``cls.from_config``. A plain
+#: table: LightResNet is in it, register_backbone adds yours.
+BACKBONES = {"LightResNet": LightResNet}
+
+
+def register_backbone(cls, name=None):
+    """Let backbone objects of ``cls`` survive save and load. ``cls`` needs
+    ``get_config()`` (JSON-safe constructor arguments), a ``from_config``
+    classmethod and ``compute_backbone_shape``. ``name`` (default: the class
+    name) is what files store. Returns ``cls``, so it also works as a class
+    decorator. Raises ValueError when the name is taken by another class."""
+    name = name or cls.__name__
+    for needed in ("get_config", "from_config", "compute_backbone_shape", "__call__"):
+        if not hasattr(cls, needed):
+            raise ValueError(f"register_backbone: {cls.__name__} has no {needed}")
+    if BACKBONES.get(name, cls) is not cls:
+        raise ValueError(f"register_backbone: {name!r} is already {BACKBONES[name]!r}")
+    BACKBONES[name] = cls
+    return cls
+
+
+def backbone_class(obj):
+    """The registered name of a backbone object, or None."""
+    for name, cls in BACKBONES.items():
+        if type(obj) is cls:
+            return name
+    return None
+

@@ -371,11 +371,13 @@ def _json_safe(value):
 def _backbone_to_json(backbone):
     if isinstance(backbone, str) or backbone is None:
         return backbone
-    get_config = getattr(backbone, "get_config", None)
-    if type(backbone).__name__ == "LightResNet" and callable(get_config):
-        return dict({"class": "LightResNet"}, **get_config())
-    warnings.warn("Config.to_json_dict: BACKBONE %r cannot be described; the "
-                  "file records only its class" % (backbone,))
+    from .backbones import backbone_class
+    name = backbone_class(backbone)
+    if name is not None:
+        return dict({"class": name}, **backbone.get_config())
+    warnings.warn("Config.to_json_dict: BACKBONE %r cannot be described (register its "
+                  "class with mrcnn.backbones.register_backbone); the file records only "
+                  "its class" % (backbone,))
     return {"class": "%s.%s" % (type(backbone).__module__,
                                 type(backbone).__qualname__),
             "describable": False}
@@ -383,12 +385,13 @@ def _backbone_to_json(backbone):
 
 def _backbone_from_json(value, base):
     """BACKBONE value from its JSON form; (backbone, compute_backbone_shape
-    or None). Only the LightResNet class of this package is rebuilt."""
+    or None). Backbones of the classes in mrcnn.backbones.BACKBONES are
+    rebuilt (LightResNet, and what register_backbone added)."""
     if value is None or isinstance(value, str):
         return value, None
-    if isinstance(value, dict) and value.get("class") == "LightResNet":
-        from .backbones import LightResNet
-        backbone = LightResNet.from_config(value)
+    from .backbones import BACKBONES
+    if isinstance(value, dict) and value.get("class") in BACKBONES:
+        backbone = BACKBONES[value["class"]].from_config(value)
         return backbone, backbone.compute_backbone_shape
     warnings.warn("config_from_dict: backbone %r cannot be rebuilt from a "
                   "file; keeping %s's BACKBONE" % (value, base.__name__))
