@@ -173,3 +173,20 @@ def test_segment_command_does_not_import_the_notebook_visualize_module(tmp_path)
                        cwd=str(REPO), timeout=300)
     assert "RC 0 VISUALIZE False" in r.stdout, r.stdout + r.stderr[-2000:]
     assert (tmp_path / "C_01_08_000_overlay.png").is_file()
+
+
+@pytest.mark.slow
+def test_export_gives_what_segment_gives(shipped_model, tmp_path):
+    """m.export writes the whole detect() pipeline; the exported SavedModel
+    segments the frame as m.segment does (verified before it is written)."""
+    import skimage.io
+    from phone.export import ExportedSegmenter
+    image = skimage.io.imread(FRAME)[..., :3]
+    out = tmp_path / "phone_sm"
+    report = shipped_model.export("saved_model", str(out), verify_images=[("frame", image)],
+                                  quiet=True)
+    assert report["verification"]["ok"] and report["path"] == str(out)
+    bw, _ = shipped_model.segment(image)
+    exported, _ = ExportedSegmenter(str(out)).segment_images([image])[0]
+    inter = np.logical_and(bw > 0, exported > 0).sum()
+    assert inter / np.logical_or(bw > 0, exported > 0).sum() >= 0.99
