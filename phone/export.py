@@ -203,7 +203,8 @@ def _write_onnx(pipeline, tmp):
     try:
         import tf2onnx
     except ImportError:
-        raise ExportError("ONNX export needs tf2onnx: pip install '.[export]'") from None
+        raise ExportError("ONNX export needs tf2onnx: pip install 'mrcnn-phone[export]' "
+                          "(from a checkout: pip install '.[export]')") from None
     spec = pipeline.serve.input_signature[0]
     try:
         model_proto, _ = tf2onnx.convert.from_function(
@@ -421,7 +422,11 @@ class ExportedSegmenter:
         return run
 
     def _load_onnx(self, num_threads):
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ExportError(f"{self.path}: running an ONNX export needs onnxruntime: pip "
+                              f"install 'mrcnn-phone[export]'") from None
         options = ort.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = int(num_threads)
