@@ -166,11 +166,11 @@ def small_set_data(train_ds, work_dir, recipe, seed=0, version=3, say=print):
     import phone.synthetic as synthetic
     from phone.dataset import PhoneDataset
     from phone.imageio import write_png_atomic
-    from phone.via import ViaImage, via2_export, write_via_json
-    names = set(_frame_names(train_ds))
+    from phone.via import ViaImage, load_via, via2_export, write_via_json
+    frame_names = _frame_names(train_ds)
+    names = set(frame_names)
     via_files = _annotation_files(train_ds)
     others = set()
-    from phone.via import load_via
     for f in via_files:
         others |= {im.filename for im in load_via(f, keep_empty=True)} - names
     say(f"Copy-paste frames: {recipe.n_synthetic} (cut-outs of {len(names)} frame(s) with "
@@ -184,7 +184,7 @@ def small_set_data(train_ds, work_dir, recipe, seed=0, version=3, say=print):
     for image_id in train_ds.image_ids:
         image = train_ds.load_image(image_id)
         masks, _ = train_ds.load_mask(image_id)
-        name = "inpainted_" + os.path.splitext(_frame_names(train_ds)[image_id])[0] + ".png"
+        name = "inpainted_" + os.path.splitext(frame_names[image_id])[0] + ".png"
         path = os.path.join(inpaint_dir, name)
         write_png_atomic(path, inpaint_phones(image, masks))
         records.append(ViaImage(filename=name, path=path, regions=[], size=os.path.getsize(path)))
@@ -280,14 +280,12 @@ class Validator:
         images = [image for _, image, _ in self.frames]
         results = self.segmenter.segment_images(images + self.negatives)
         per_frame = {}
-        for (name, _, gt), (bw, _) in zip(self.frames, results):
+        coco = CocoMaskEvaluator()
+        for (name, _, gt), (bw, r) in zip(self.frames, results):
             if gt is not None:
                 per_frame[name] = float(mask_iou(bw > 0, gt))
-        neg = results[len(images):]
-        coco = CocoMaskEvaluator()
-        for (_, _, gt), (_, r) in zip(self.frames, results):
-            if gt is not None:
                 coco.add(gt[..., None], np.ones(1, np.int32), r)
+        neg = results[len(images):]
         scores = {"per_frame": per_frame,
                   "mask_iou": float(np.mean(list(per_frame.values()))) if per_frame else None,
                   "coco_mask_ap": coco.summarize()["ap"] if per_frame else None,

@@ -14,13 +14,13 @@ the architecture comes from the configuration stored in it (or from its
 weight shapes), ``config=`` overrides it, and every model built from it
 (one per batch size and score) takes its weights from that one read.
 Matterport's ``MaskRCNN`` and ``Config`` stay underneath, unchanged:
-``m.config`` is a Config, ``m.keras_model(...)``'s model is a MaskRCNN.
+``m.config`` is a Config, ``m.segmenter().model`` a MaskRCNN.
 Every ``phone`` command is a thin wrapper over this class.
 """
 import os
 import sys
 
-from phone.errors import CommandError, WeightsError
+from phone.errors import CommandError
 
 __all__ = ["PhoneModel", "build_segmenter"]
 
@@ -49,7 +49,6 @@ class PhoneModel:
 
     def __init__(self, weights=None, config=None, coco_class=None, precision=None,
                  logs_dir=None, say=None):
-        from mrcnn import weights as weights_io
         import phone.weights as policy
         self.say = (lambda m: None) if say is False else (say or _stderr)
         self.logs_dir = logs_dir
@@ -72,10 +71,7 @@ class PhoneModel:
                                                 verbose=1)
             self.say(f"Weights: {path}" + ("" if kind == "path" else f" (--weights {kind})"))
         self.path, self.kind = path, kind
-        try:
-            self.file = weights_io.WeightsFile(path)       # the one read of the file
-        except weights_io.WeightsFileError as e:
-            raise WeightsError(str(e)) from None
+        self.file = policy.read_weights_file(path)         # the one read of the file
         config_spec = config if isinstance(config, str) else None
         if config is not None and not isinstance(config, str):
             base = config() if isinstance(config, type) else config
@@ -134,7 +130,7 @@ class PhoneModel:
 
     def detect(self, images, verbose=0):
         """Matterport's ``MaskRCNN.detect`` for a list of RGB images (any
-        count: batched by the model's batch size)."""
+        count; one image per detect() call)."""
         seg = self.segmenter(1)
         return [seg.model.detect([im], verbose=verbose)[0] for im in images]
 

@@ -192,7 +192,7 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
     import phone.finetune as finetune
     import phone.paths as paths
     from phone.config import PhoneConfig
-    from phone.weights import model_config, resolve_weights, file_num_classes
+    from phone.weights import model_config, read_weights_file, resolve_weights
 
     logs_dir = logs_dir or paths.default_logs_dir()
     train_set, val_set = load_datasets(dataset_dir, train_via=train_via)
@@ -201,13 +201,14 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
     # Weights are resolved (downloaded) and checked before the slow model build.
     name = (config.NAME if config is not None else "phone")
     path, kind = resolve_weights(weights, logs_dir=logs_dir, name=name)
-    n_file = file_num_classes(path)          # also rejects files that are not Keras weights
+    start = read_weights_file(path)      # one read: class count, stored config, the weights
+    n_file = start.num_classes
     from phone.config import sized_config
     if config is None:
         if kind in ("coco", "imagenet") or n_file is None:
             config, how = PhoneConfig, "PhoneConfig (a new head)"
         else:
-            config, how = model_config(path)
+            config, how = model_config(start)
     else:
         how = f"{getattr(config, '__name__', type(config).__name__)} (--config)"
     if image_size:
@@ -234,7 +235,7 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
             f"{', '.join(exclude)} start from scratch")
     if verbose and display_config:
         config.display()
-    model = build_training_model(config, logs_dir, start=path, exclude=exclude,
+    model = build_training_model(config, logs_dir, start=start, exclude=exclude,
                                  resume=(kind == "last"), seed=seed)
     say(f"Loaded {kind} weights: {path}")
     if epochs <= model.epoch:
@@ -258,7 +259,7 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
             validator.start = start_scores
         else:
             start_path = path
-            start_scores = validator.score_start(path)
+            start_scores = validator.score_start(start)
         keeper = finetune.BestKeeper(model.log_dir, config.NAME, validator.score_file,
                                      start_scores, start_path, patience=chosen.patience,
                                      min_delta=finetune.MIN_DELTA, recipe=chosen.name, say=say)

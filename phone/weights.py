@@ -26,7 +26,6 @@ Everything here is TensorFlow-free (h5py only), so bad arguments are
 reported before the slow model build. Problems raise :class:`WeightsError`
 with one line naming the file and what is wrong.
 """
-import glob
 import json
 import os
 
@@ -37,7 +36,7 @@ __all__ = ["WeightsError", "COCO_ENV", "COCO_FILENAME", "CLASS_SPECIFIC_LAYERS",
            "coco_weights_path", "find_last_checkpoint", "default_model", "resolve_weights",
            "file_num_classes", "model_config", "class_names_for", "find_best_checkpoint",
            "newest_trained_model", "BEST_NAME", "RUN_SUMMARY_NAME", "read_run_summary",
-           "run_lost_to_start", "best_checkpoint"]
+           "run_lost_to_start", "best_checkpoint", "read_weights_file"]
 
 #: environment variable that overrides the COCO weights location
 COCO_ENV = "PHONE_COCO_WEIGHTS"
@@ -79,15 +78,6 @@ def find_last_checkpoint(logs_dir, name):
         f"--logs / --weights PATH")
 
 
-def _run_dirs(logs_dir, key):
-    """Run folders {key}YYYYmmddTHHMM under logs_dir, newest first."""
-    if not os.path.isdir(logs_dir):
-        return []
-    return sorted((d for d in os.listdir(logs_dir)
-                   if d.startswith(key) and os.path.isdir(os.path.join(logs_dir, d))),
-                  reverse=True)
-
-
 #: what a fine-tune run folder holds besides the per-epoch checkpoints
 #: (phone.finetune writes them)
 BEST_NAME = "mask_rcnn_{name}_best.h5"
@@ -122,9 +112,10 @@ def best_checkpoint(run_dir, name="phone"):
 def find_best_checkpoint(logs_dir, name):
     """The best checkpoint (mask_rcnn_{name}_best.h5) of the newest run
     under ``logs_dir`` that kept one. Raises WeightsError when none did."""
+    from mrcnn.core.fileio import run_dirs
     key = (name or "model").lower()
-    for d in _run_dirs(os.fspath(logs_dir), key):
-        best = best_checkpoint(os.path.join(logs_dir, d), key)
+    for run in run_dirs(logs_dir, key):
+        best = best_checkpoint(run, key)
         if best:
             return best
     raise WeightsError(
@@ -138,17 +129,17 @@ def newest_trained_model(logs_dir, name="phone"):
     trained, or None: a run that validated its epochs gives its best file;
     a run whose validation kept the start model (phone.finetune: it lost to
     its start) is passed over; other runs give their last checkpoint."""
+    from mrcnn.core.fileio import last_checkpoint_in, run_dirs
     key = (name or "model").lower()
-    for d in _run_dirs(os.fspath(logs_dir), key):
-        run = os.path.join(logs_dir, d)
+    for run in run_dirs(logs_dir, key):
         if run_lost_to_start(run):
             continue
         best = best_checkpoint(run, key)
         if best:
             return best, f"best checkpoint of the newest run in {logs_dir}"
-        found = sorted(glob.glob(os.path.join(run, f"mask_rcnn_{key}_[0-9]*.h5")))
-        if found:
-            return found[-1], f"newest checkpoint in {logs_dir}"
+        last = last_checkpoint_in(run, key)
+        if last:
+            return last, f"newest checkpoint in {logs_dir}"
     return None
 
 
@@ -255,6 +246,14 @@ def _as_weights_error(fn, *args):
         return fn(*args)
     except weights_io.WeightsFileError as e:
         raise WeightsError(str(e)) from None
+
+
+def read_weights_file(path):
+    """The weights file read once (mrcnn.weights.WeightsFile: its arrays,
+    stored configuration and shapes); WeightsError (one line) when it cannot
+    be read. Pass it where a path goes (file_num_classes, model_config,
+    MaskRCNN.load_weights) and the file is not opened again."""
+    return _as_weights_error(_weights_io().WeightsFile, path)
 
 
 def file_num_classes(path):

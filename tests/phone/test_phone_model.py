@@ -127,10 +127,21 @@ def test_train_shipped_builds_the_file_architecture_and_last_resumes_it(tmp_path
     monkeypatch.setitem(finetune.RECIPES, "small-set", small)
     data = _small_user_dataset(tmp_path / "data")
     logs = tmp_path / "logs"
+    opened = []
+    real_init = h5py.File.__init__
+
+    def counting(self, name, *a, **kw):
+        if isinstance(name, (str, bytes, pathlib.PurePath)):
+            opened.append(str(name))
+        return real_init(self, name, *a, **kw)
+    monkeypatch.setattr(h5py.File, "__init__", counting)
     code = main(["train", "--dataset", str(data), "--weights", "shipped", "--logs", str(logs),
                  "--epochs", "1", "--steps-per-epoch", "2", "--seed", "0"])
     out, err = capsys.readouterr()
     assert code == 0, err[-2000:]
+    # the start file is read once: class count, stored config, the training model's and
+    # the validation model's weights all come from that read
+    assert opened.count(str(SHIPPED)) == 1, opened
     assert "recipe small-set" in out
     runs = sorted(logs.glob("phone*"))
     assert len(runs) == 1

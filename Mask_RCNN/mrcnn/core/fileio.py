@@ -6,22 +6,35 @@ import glob
 import os
 
 
+def run_dirs(model_dir, name):
+    """The run folders ``{name}YYYYmmddTHHMM`` of model ``name`` under
+    ``model_dir``, newest first (by name, i.e. by time stamp)."""
+    key = (name or "model").lower()
+    model_dir = os.fspath(model_dir)
+    if not os.path.isdir(model_dir):
+        return []
+    return [os.path.join(model_dir, d) for d in sorted(os.listdir(model_dir), reverse=True)
+            if d.startswith(key) and os.path.isdir(os.path.join(model_dir, d))]
+
+
+def last_checkpoint_in(run_dir, name):
+    """The highest-numbered ``mask_rcnn_{name}_NNNN.h5`` of a run folder, or
+    None. Files of other names (``mask_rcnn_{name}_best.h5``) are not
+    checkpoints of an epoch."""
+    key = (name or "model").lower()
+    found = sorted(glob.glob(os.path.join(run_dir, f"mask_rcnn_{key}_[0-9]*.h5")))
+    return found[-1] if found else None
+
+
 def find_last_checkpoint(model_dir, name):
     """Path of the last checkpoint of the newest run of model ``name`` under
     ``model_dir`` (``{name}YYYYmmddTHHMM/mask_rcnn_{name}_NNNN.h5``: the last
     folder by name, i.e. by time stamp, that holds one, and in it the
-    highest-numbered file), or None. Files of other names in a run folder
-    (``mask_rcnn_{name}_best.h5``) are not checkpoints of an epoch."""
-    key = (name or "model").lower()
-    model_dir = os.fspath(model_dir)
-    if not os.path.isdir(model_dir):
-        return None
-    runs = sorted(d for d in os.listdir(model_dir)
-                  if d.startswith(key) and os.path.isdir(os.path.join(model_dir, d)))
-    for d in reversed(runs):
-        found = sorted(glob.glob(os.path.join(model_dir, d, f"mask_rcnn_{key}_[0-9]*.h5")))
-        if found:
-            return found[-1]
+    highest-numbered file), or None."""
+    for run in run_dirs(model_dir, name):
+        last = last_checkpoint_in(run, name)
+        if last:
+            return last
     return None
 
 
