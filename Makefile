@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test test-fast demo notebooks bench clean
+.PHONY: venv test test-fast demo notebooks bench docs pictures clean
 
 venv: $(STAMP)
 
@@ -47,5 +47,14 @@ notebooks: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_inference.py
 
+# the docs' pictures, from the shipped model (run when it changes; a test
+# fails while docs/pictures.json names another model file)
+pictures: $(STAMP)
+	$(PY) docs/make_pictures.py
+
+# the docs site (mkdocs.yml) into site/, warnings as errors
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache

@@ -34,7 +34,6 @@ a 56x56 mask head:
 """
 import argparse
 import ast
-import hashlib
 import json
 import os
 import platform
@@ -43,6 +42,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(ROOT, "Mask_RCNN"), ROOT]
+
+from mrcnn.core.fileio import file_sha256  # noqa: E402
 
 #: Config overrides of the shipped model's stage 2 (and, with its 56x56
 #: mask head, stage 3): phone-free frames trained as negatives, negative
@@ -133,14 +134,6 @@ def _machine():
     except OSError:
         pass
     return f"{name}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def score_checkpoints(args, epoch_log, test_ds, real_ds, hand_images, verbose=True):
@@ -253,7 +246,7 @@ def evaluate_weights(args, weights, held_out):
         seed=args.seed + 2000, paste_prob=0.0, version=learning.BENCHMARK_VERSION)
     seg = learning.inference_segmenter(weights, score=args.score, **args.overrides)
     names = learning.real_frame_names()
-    out = {"weights": os.path.relpath(os.path.abspath(weights), ROOT), "sha256": _sha256(weights),
+    out = {"weights": os.path.relpath(os.path.abspath(weights), ROOT), "sha256": file_sha256(weights),
            "machine": _machine(), "seed": args.seed,
            "DETECTION_MIN_CONFIDENCE": float(seg.config.DETECTION_MIN_CONFIDENCE),
            "synthetic_heldout": learning.full_report(seg, learning.load_split(test_dir)),
@@ -441,7 +434,7 @@ def main(argv=None):
     if args.init:
         if not os.path.isfile(args.init):
             p.error(f"--init: no such weights file: {args.init}")
-        init_sha = _sha256(args.init)    # before an --export over the same path
+        init_sha = file_sha256(args.init)    # before an --export over the same path
     runs = []
     if args.loo is not None:
         unknown = sorted(set(args.loo) - set(real_names))
@@ -518,7 +511,7 @@ def main(argv=None):
         else:
             learning.copy_atomic(runs[0]["checkpoint"], args.export)
         result["export"] = {"path": os.path.relpath(args.export, ROOT),
-                            "sha256": _sha256(args.export),
+                            "sha256": file_sha256(args.export),
                             "bytes": os.path.getsize(args.export)}
         print(f"weights: {args.export} sha256 {result['export']['sha256']}")
     if args.json:

@@ -28,7 +28,8 @@ def load_inference_weights(model, path):
     Raises WeightsError / WeightsFileError with one line naming the file.
     """
     from mrcnn import weights as weights_io
-    loaded = set(model.load_weights(path, by_name=True))
+    model.load_weights(path, by_name=True)
+    loaded = set(model.loaded_layer_names)
     missing = [name for name, _ in weights_io.weighted_layers(model.keras_model)
                if name not in loaded]
     if missing:

@@ -103,6 +103,8 @@ class MaskRCNN:
         self.log_dir = None
         self.checkpoint_path = None
         self.trace_count = 0
+        #: names of the layers the last load_weights call gave weights to
+        self.loaded_layer_names = []
         self._predict_fns = {}
         self.strategy = self._make_strategy(config)
         self.set_log_dir()
@@ -327,6 +329,10 @@ class MaskRCNN:
         exclude: layer names to skip (implies by_name), e.g. the class-specific
         layers when fine-tuning on another class count.
         filepath may also be an already read mrcnn.weights.WeightsFile.
+
+        Returns None, as Matterport's does (a notebook cell ending with it
+        prints nothing); the names of the layers that received weights are
+        in self.loaded_layer_names afterwards.
         """
         # One read of the file serves the weights and the stored config.
         source = filepath if isinstance(filepath, weights_io.WeightsFile) \
@@ -337,7 +343,7 @@ class MaskRCNN:
         if mismatch:
             logger.warning(mismatch)
         self.set_log_dir(source.path)
-        return loaded
+        self.loaded_layer_names = list(loaded)
 
     def save_weights(self, filepath):
         """Writes this model's weights in the mask_rcnn_coco.h5 layout

@@ -5,14 +5,17 @@ Differences from Matterport's module (all additive, call sites stay valid):
 * Every plotting function returns the matplotlib ``Figure`` it drew on.
   ``plt.show()`` is called only when the function created its own figure
   *and* matplotlib is in interactive mode, so scripts and tests never block.
-  (In Jupyter, end a cell with ``;`` or assign the result to avoid the
-  figure being shown twice.)
+  In a Jupyter cell that ends with the call the figure is shown once, as
+  with Matterport's (which returned None): the returned Figure does not show
+  itself again in the cell that drew it; in a later cell it shows as usual.
 * The module never selects a matplotlib backend; it imports fine with no
   display (matplotlib falls back to Agg, or set ``MPLBACKEND=Agg``).
 * ``random_colors`` takes an optional ``seed`` for reproducible colours.
 * ``display_table`` returns the table as plain text (and shows it as HTML
   inside an IPython kernel, printing it elsewhere).
 * ``display_weight_stats`` returns the table rows it displayed.
+  Like the figures, neither return value is shown a second time when a
+  notebook cell ends with the call.
 * Two helpers that need no matplotlib: ``draw_instances_image`` (numpy/cv2
   overlay render for PNGs and video) and ``mask_to_bw``.
 
@@ -25,11 +28,13 @@ import colorsys
 import html
 import itertools
 import random
+import sys
 
 import cv2
 import numpy as np
 import matplotlib.pyplot as plt
 from matplotlib import lines, patches
+from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 from skimage.measure import find_contours
 
@@ -55,6 +60,77 @@ def _maybe_show(created):
     """Call plt.show() only for figures we created, and only when interactive."""
     if created and plt.isinteractive():
         plt.show()
+
+
+def _execution_count():
+    """The number of the notebook cell running now; None outside a kernel."""
+    if not _in_ipython_kernel():
+        return None
+    from IPython import get_ipython
+    return get_ipython().execution_count
+
+
+def _repeats_this_cell(result):
+    """True when IPython's displayhook (a cell's Out[]) is about to show a
+    result that the running cell has shown already; explicit display()
+    calls, such as the inline backend's at the cell's end, and later cells
+    show it."""
+    if getattr(result, "_mrcnn_cell", None) != _execution_count():
+        return False
+    from IPython.core.displayhook import DisplayHook
+    frame = sys._getframe(1)
+    while frame is not None:
+        if isinstance(frame.f_locals.get("self"), DisplayHook):
+            return True
+        frame = frame.f_back
+    return False
+
+
+class _NotebookFigure(Figure):
+    """A Figure drawn by this module inside a notebook cell. The cell shows
+    it already (plt.show(), or the inline backend at the cell's end), so as
+    the cell's Out[] it shows nothing; displayed in any other way, or in a
+    later cell, it shows as a PNG like any Figure."""
+
+    def _ipython_display_(self):
+        if _repeats_this_cell(self):
+            return
+        import io
+        import IPython.display
+        buf = io.BytesIO()
+        self.canvas.print_figure(buf, format="png", bbox_inches="tight")
+        IPython.display.display(IPython.display.Image(data=buf.getvalue()))
+
+
+class _TableRows(list):
+    """display_weight_stats' rows: a list that is not shown again as the Out[]
+    of the cell that displayed it."""
+
+    def _ipython_display_(self):
+        if not _repeats_this_cell(self):
+            display_table(self)
+
+
+class _TableText(str):
+    """display_table's text: a str that is not shown again as the Out[] of
+    the cell that displayed it."""
+
+    def _ipython_display_(self):
+        if not _repeats_this_cell(self):
+            print(self)
+
+
+def _shown_once(result):
+    """Mark a returned Figure / table as already shown by the running
+    notebook cell (a no-op outside IPython kernels)."""
+    cell = _execution_count()
+    if cell is None:
+        return result
+    if type(result) is Figure:
+        result.__class__ = _NotebookFigure
+    if isinstance(result, (_NotebookFigure, _TableRows, _TableText)):
+        result._mrcnn_cell = cell
+    return result
 
 
 def _mask_outline_patches(mask, color):
@@ -108,7 +184,7 @@ def display_images(images, titles=None, cols=4, cmap=None, norm=None,
         ax.imshow(np.asarray(image).astype(np.uint8), cmap=cmap, norm=norm,
                   interpolation=interpolation)
     _maybe_show(True)
-    return fig
+    return _shown_once(fig)
 
 
 def random_colors(N, bright=True, seed=None):
@@ -234,7 +310,7 @@ def display_instances(image, boxes, masks, class_ids, class_names,
             ax.add_patch(p)
     ax.imshow(masked_image.astype(np.uint8))
     _maybe_show(created)
-    return fig
+    return _shown_once(fig)
 
 
 def display_differences(image,
@@ -361,7 +437,7 @@ def draw_rois(image, rois, refined_rois, mask, class_ids, class_names, limit=10)
     print("Positive Ratio: {:.2f}".format(n_pos / class_ids.shape[0]
                                            if class_ids.shape[0] else 0.0))
     _maybe_show(True)
-    return fig
+    return _shown_once(fig)
 
 
 def draw_box(image, box, color):
@@ -428,7 +504,7 @@ def plot_precision_recall(AP, precisions, recalls):
     ax.set_xlim(0, 1.1)
     ax.plot(recalls, precisions)
     _maybe_show(True)
-    return fig
+    return _shown_once(fig)
 
 
 def plot_overlaps(gt_class_ids, pred_class_ids, pred_scores,
@@ -477,7 +553,7 @@ def plot_overlaps(gt_class_ids, pred_class_ids, pred_scores,
     ax.set_xlabel("Ground Truth")
     ax.set_ylabel("Predictions")
     _maybe_show(True)
-    return fig
+    return _shown_once(fig)
 
 
 def draw_boxes(image, boxes=None, refined_boxes=None,
@@ -564,7 +640,7 @@ def draw_boxes(image, boxes=None, refined_boxes=None,
                 ax.add_patch(p)
     ax.imshow(masked_image.astype(np.uint8))
     _maybe_show(created)
-    return fig
+    return _shown_once(fig)
 
 
 def _in_ipython_kernel():
@@ -599,7 +675,7 @@ def display_table(table):
         IPython.display.display(IPython.display.HTML("<table>" + body + "</table>"))
     else:
         print(text)
-    return text
+    return _shown_once(_TableText(text))
 
 
 def _trainable_layers(model):
@@ -655,4 +731,4 @@ def display_weight_stats(model):
                 "{:+9.4f}".format(wstd),
             ])
     display_table(table)
-    return table
+    return _shown_once(_TableRows(table))

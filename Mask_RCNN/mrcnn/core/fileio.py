@@ -3,6 +3,7 @@ and the phone package: atomically written files (temp file + rename) get the
 permissions a plain ``open()`` would have given them; the newest checkpoint
 of a model's runs."""
 import glob
+import hashlib
 import os
 
 
@@ -65,3 +66,12 @@ def set_new_file_mode(tmp, path):
         os.chmod(tmp, mode)
     except OSError:
         pass
+
+
+def file_sha256(path):
+    """The SHA-256 of a file, hex (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
