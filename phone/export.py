@@ -24,6 +24,7 @@ verification frames and compared with the segmenter it came from (mask IoU
 and instance count per frame); only an export that matches is renamed to
 ``out``. A mismatch raises ExportError and leaves ``out`` untouched.
 """
+import importlib.util
 import os
 import shutil
 import sys
@@ -78,9 +79,14 @@ def check_destination(fmt, out):
     """ExportError (one line) when ``out`` cannot receive a ``fmt`` export:
     an unknown format, the wrong suffix, a file where a folder goes (or the
     reverse), a folder that is not a SavedModel. Cheap: the commands call it
-    before building the model."""
+    before building the model. A missing package of the format is one line
+    naming the extra to install."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    missing = [m for m in FORMATS[fmt].packages if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ExportError(f"{FORMATS[fmt].title} export needs {', '.join(missing)} (not "
+                          f"installed): pip install 'mrcnn-phone[export]'")
     suffix = FORMATS[fmt].suffix
     ext = os.path.splitext(out)[1].lower()
     if suffix and ext != suffix:
@@ -225,7 +231,8 @@ def _write_onnx(pipeline, tmp):
 class ExportFormat:
     """One row of the export-format table: ``suffix`` of the output (None:
     a folder), ``write(pipeline, tmp) -> details``, ``title`` for messages,
-    ``packages`` it needs beyond TensorFlow, ``summary`` for help texts."""
+    ``packages``: the modules it needs beyond TensorFlow (import names; all
+    of them come with the ``export`` extra), ``summary`` for help texts."""
 
     def __init__(self, suffix, write, title, packages, summary):
         self.suffix, self.write, self.title = suffix, write, title
@@ -236,7 +243,8 @@ class ExportFormat:
 FORMATS = {
     "saved_model": ExportFormat(None, _write_saved_model, "a SavedModel", (),
                                 "TensorFlow SavedModel folder, any input size"),
-    "tflite": ExportFormat(".tflite", _write_tflite, "a TFLite", ("ai-edge-litert",),
+    # verified with ai_edge_litert when installed, else TensorFlow's interpreter
+    "tflite": ExportFormat(".tflite", _write_tflite, "a TFLite", (),
                            "LiteRT / TFLite flatbuffer, fixed input size"),
     "onnx": ExportFormat(".onnx", _write_onnx, "an ONNX", ("tf2onnx", "onnx", "onnxruntime"),
                          f"ONNX opset {ONNX_OPSET}, any input size"),

@@ -1,7 +1,10 @@
 """The wheel, installed with its dependencies into a new virtual environment,
 works from another folder: imgaug imported before mrcnn (Matterport's
 coco.py order: the wheel's start-up file restores np.sctypes), `phone
---help`, `phone segment --image F --out O` with the shipped model.
+--help`, `phone segment --image F --out O` with the shipped model. No extra
+is installed there, so it also shows that every `phone X --help` works
+without the optional packages and that a missing one is one line naming the
+extra.
 
 The dependencies come from the same package index and pip cache as the
 suite's own environment (``make venv`` filled the cache, so nothing large is
@@ -59,3 +62,27 @@ def test_the_wheel_brings_its_dependencies_and_works_from_another_folder(venv, t
     import cv2
     mask = cv2.imread(str(tmp_path / "o" / "C_01_08_000_mask.png"), cv2.IMREAD_UNCHANGED)
     assert mask.shape == (128, 128) and 2500 < int((mask > 0).sum()) < 3700   # 3,091 px
+
+
+def test_help_of_every_command_without_the_optional_packages(venv, tmp_path):
+    py = venv / "bin" / "python"
+    r = _run([py, "-c", "import importlib.util as u; "
+              "print([m for m in ('tf2onnx', 'onnxruntime', 'nbclient', 'pytest', 'torch') "
+              "if u.find_spec(m)])"], tmp_path)
+    assert r.stdout.strip() == "[]", r.stdout      # the optional packages really are absent
+    from phone.commands import COMMANDS
+    names = [m.__name__.rsplit(".", 1)[1] for m in COMMANDS]
+    assert len(names) == 7
+    for name in names:
+        r = _run([venv / "bin" / "phone", name, "--help"], tmp_path)
+        assert r.returncode == 0, f"phone {name} --help: {r.stderr[-2000:]}"
+        assert r.stdout.startswith(f"usage: phone {name}") and not r.stderr, r.stderr
+
+
+def test_a_missing_optional_package_is_one_line_naming_the_extra(venv, tmp_path):
+    r = _run([venv / "bin" / "phone", "export", "--format", "onnx", "--out", "m.onnx"], tmp_path)
+    assert r.returncode == 2, r.stderr[-2000:]
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert "tf2onnx" in lines[0] and "pip install 'mrcnn-phone[export]'" in lines[0], lines
+    assert not (tmp_path / "m.onnx").exists()
