@@ -13,6 +13,7 @@ venv: $(STAMP)
 $(STAMP): requirements.txt requirements-dev.txt setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	# the package, editable, and its dependencies (pyproject.toml: the dev extra)
 	$(PY) -m pip install -q -r requirements-dev.txt
 	# albumentations pulls in opencv-python-headless; it and opencv-python
 	# both own cv2/. Keep only opencv-python (GUI build: imgaug requires it,
@@ -24,7 +25,6 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py pyproject.toml
 	$(PY) -c "import cv2" 2>/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgl1 libglib2.0-0; }
 	$(PY) -c "import cv2" || { echo "import cv2 fails: install libGL and glib (e.g. apt-get install libgl1 libglib2.0-0)"; exit 1; }
-	$(PY) -m pip install -q --no-deps -e .
 	# imgaug 0.4 under NumPy 2: start-up hook restoring np.sctypes when
 	# imgaug is imported (README, "Coming from Matterport"; off: MRCNN_IMGAUG_COMPAT=0)
 	$(PY) -m mrcnn_imgaug_compat install
