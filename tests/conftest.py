@@ -34,3 +34,15 @@ def fake_cameras():
     yield install
     for restore in reversed(restores):
         restore()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _op_determinism_not_left_on(request):
+    """TensorFlow op determinism is process-wide: a module that turns it on
+    must turn it off again, or the modules after it run differently under
+    `make test` than alone."""
+    yield
+    if "tensorflow" in sys.modules:
+        from tensorflow.python.framework import config as tf_config
+        assert not tf_config.is_op_determinism_enabled(), \
+            f"{request.module.__name__} left TensorFlow op determinism on"

@@ -28,8 +28,12 @@ its phone. Measured in 10 runs in a row (2 cores): box IoU 1.0 and mask
 IoU 0.87-0.99 on every frame. The mask bound is 0.8, not 0.7: with the mask
 loss zeroed on purpose (the mask head never trains) the boxes were still
 perfect and the mask IoUs 0.44, 0.79, 0.75 and 0.76 (0.38-0.74 under
-"ratio") -- a mask that roughly fills a good box can reach 0.7. With
+"ratio") -- a mask that roughly fills a good box can reach 0.7. That run is
+a test here (test_same_check_fails_when_the_mask_head_never_trains). With
 shuffled or zeroed weights no frame passes.
+
+Op determinism is process-wide: the module turns it on for its own runs and
+off again afterwards (tests/conftest.py fails a module that leaves it on).
 The references (box from the mask's extent, IoU by counting pixels) are
 computed here with numpy, not with mrcnn.utils.
 """
@@ -132,21 +136,40 @@ def scratch_configs():
 
 
 @pytest.fixture(scope="module")
-def learned(tmp_path_factory):
+def op_determinism():
+    """TensorFlow op determinism on for this module's training runs, and
+    back to what it was after them."""
+    from tensorflow.python.framework import config as tf_config
+    was = tf_config.is_op_determinism_enabled()
     tf.config.experimental.enable_op_determinism()
+    yield
+    if not was:
+        tf_config.disable_op_determinism()
+
+
+def train_and_load(logs, **overrides):
+    """(inference model, frames, history) after TRAIN_STEPS steps on the
+    frames with the scratch config (plus ``overrides``)."""
     keras.utils.set_random_seed(SEED)
     frames = make_frames()
     ds = FramesDataset()
     ds.load_frames(frames)
     ds.prepare()
     train_cfg, infer_cfg = scratch_configs()
-    logs = str(tmp_path_factory.mktemp("logs"))
+    if overrides:
+        from phone.config import derive_config
+        train_cfg = derive_config(train_cfg, **overrides)
     model = MaskRCNN("training", train_cfg, logs)
     history = model.train(ds, ds, learning_rate=train_cfg.LEARNING_RATE, epochs=1,
                           layers="all", verbose=0, seed=SEED, workers=1)
     inf = MaskRCNN("inference", infer_cfg, logs)
     inf.load_weights(model.find_last(), by_name=True)
     return inf, frames, history
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory, op_determinism):
+    return train_and_load(str(tmp_path_factory.mktemp("logs")))
 
 
 def test_overfits_a_handful_of_frames(learned):
@@ -174,3 +197,16 @@ def test_same_check_fails_with_shuffled_or_zeroed_weights(learned):
     assert failures(zeroed), zeroed
     # restored: the check passes again
     assert not failures(quality(model, frames))
+
+
+def test_same_check_fails_when_the_mask_head_never_trains(tmp_path, op_determinism):
+    """The control the 0.8 mask bound is set against: the same run with the
+    mask loss weighted 0 (boxes still train, the mask head keeps its initial
+    weights) fails the check on some frame."""
+    _, infer_cfg = scratch_configs()
+    weights = dict(infer_cfg.LOSS_WEIGHTS, mrcnn_mask_loss=0.0)
+    model, frames, _ = train_and_load(str(tmp_path), LOSS_WEIGHTS=weights)
+    scores = quality(model, frames)
+    print("mask loss 0: box IoU, mask IoU per frame:", scores)
+    assert sum(b >= BOX_IOU_MIN for b, _ in scores) >= 3, scores   # the boxes did train
+    assert failures(scores), scores
