@@ -20,7 +20,7 @@ validation scores.
     python benchmarks/fewshot.py --splits 1,2 --json benchmarks/results/fewshot.json
 
 Speed and memory are measured on whatever machine runs it: run it on a
-quiet one (2 cores here; the README's table names the CPU).
+quiet one (2 cores here; the table in docs/fine-tuning.md names the CPU).
 """
 import argparse
 import json

@@ -13,7 +13,7 @@ Writes, each atomically (temp file, then rename):
   512 px tall.
 * ``docs/realtime.gif``: the whole clip as ``phone realtime`` shows it.
 * ``docs/pictures.json``: the sha256 of the model file they were made with
-  (tests/test_docs.py fails when the shipped model has changed since).
+  (tests/test_pictures.py fails when the shipped model has changed since).
 
 The HUD's FPS and latency are this machine's; everything else follows from
 the model and the bundled data.

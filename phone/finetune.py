@@ -103,7 +103,7 @@ RECIPES = {
     # the config's learning rate, steps and batch.
     "balloon": Recipe("balloon", layers="heads", epochs=30, augment=False),
     # Few annotated frames: copy-paste + replay + negatives, heads only
-    # (README "Fine-tuning on your own frames": the leave-out table).
+    # (docs/fine-tuning.md: the leave-out table).
     "small-set": Recipe("small-set", layers="heads", epochs=6, patience=3,
                         learning_rate=0.001, steps_per_epoch=100, batch_size=4,
                         n_synthetic=400, paste_prob=0.6, negatives=0.5, distractor_prob=0.7,
