@@ -252,3 +252,51 @@ __all__ = ["apply_box_deltas", "box_refinement", "box_iou", "overlaps",
            "pyramid_roi_align", "propose", "refine_detections",
            "detection_window", "softmax_cross_entropy", "smooth_l1",
            "binary_cross_entropy"]
+
+
+def pyramid_anchors(scales, ratios, feature_shapes, feature_strides, anchor_stride):
+    """Matterport's anchor pyramid, one box at a time: level i has one
+    scale (scales[i]); for every cell (y, x) of its feature map, stepping
+    anchor_stride, and every ratio (width / height), a box of area scale**2
+    centred on (y * stride, x * stride). Order: level, row, column, ratio.
+    Returns [N, (y1, x1, y2, x2)] pixel coordinates."""
+    boxes = []
+    for scale, shape, stride in zip(scales, feature_shapes, feature_strides):
+        for y in range(0, int(shape[0]), anchor_stride):
+            for x in range(0, int(shape[1]), anchor_stride):
+                for ratio in ratios:
+                    h = scale / math.sqrt(ratio)
+                    w = scale * math.sqrt(ratio)
+                    cy, cx = y * stride, x * stride
+                    boxes.append([cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2])
+    return np.array(boxes, np.float64)
+
+
+def parse_image_meta(meta):
+    """Matterport's image meta layout, [batch, 12 + NUM_CLASSES]: image_id,
+    original_image_shape (3), image_shape (3), window (y1, x1, y2, x2) in
+    pixels, scale, active_class_ids (NUM_CLASSES)."""
+    meta = np.asarray(meta)
+    return {"image_id": meta[:, 0], "original_image_shape": meta[:, 1:4],
+            "image_shape": meta[:, 4:7], "window": meta[:, 7:11], "scale": meta[:, 11],
+            "active_class_ids": meta[:, 12:]}
+
+
+def unmold_mask(mask, box, image_shape):
+    """Matterport's utils.unmold_mask written with skimage directly: the
+    [h, w] float mask resized bilinearly (order 1, constant mode, clipped,
+    no anti-aliasing) onto the box's pixels, thresholded at 0.5, parts of
+    the box outside the image dropped. Returns [H, W] bool."""
+    import skimage.transform
+    H, W = int(image_shape[0]), int(image_shape[1])
+    y1, x1, y2, x2 = [int(v) for v in box[:4]]
+    out = np.zeros((H, W), bool)
+    if y2 <= y1 or x2 <= x1:
+        return out
+    m = skimage.transform.resize(np.asarray(mask, np.float64), (y2 - y1, x2 - x1), order=1,
+                                 mode="constant", cval=0, clip=True, preserve_range=False,
+                                 anti_aliasing=False) >= 0.5
+    for yy in range(max(y1, 0), min(y2, H)):
+        for xx in range(max(x1, 0), min(x2, W)):
+            out[yy, xx] = m[yy - y1, xx - x1]
+    return out

@@ -107,8 +107,12 @@ def test_parse_image_meta_graph_matches_numpy():
                            (0, 171, 1024, 853), 3.41, [1, 0, 1, 1]),
     ]).astype(np.float32)
     got = parse_image_meta_graph(const(metas))
-    want = parse_image_meta(metas)
+    want = ref.parse_image_meta(metas)
     assert set(got) == set(want)
+    np.testing.assert_array_equal(want["window"][1], [0, 171, 1024, 853])   # the layout itself
+    np.testing.assert_array_equal(want["active_class_ids"][0], [1, 1, 0, 1])
+    for key, value in parse_image_meta(metas).items():       # the numpy parser too
+        np.testing.assert_allclose(value, want[key], rtol=1e-6, err_msg=key)
     for key in want:
         np.testing.assert_allclose(got[key].numpy(), want[key], rtol=1e-6,
                                    err_msg=key)

@@ -4,9 +4,10 @@ and detect() against a reference pipeline built from the Keras model."""
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+import numpy_refs as ref
 
 from mrcnn.core.images import resize
-from mrcnn.core.masks import _linear_weights, paste_masks, unmold_mask
+from mrcnn.core.masks import _linear_weights, paste_masks
 
 # Documented tolerance: paste_masks resamples in float32, skimage in float64;
 # a pixel may differ only where skimage's value is this close to 0.5.
@@ -14,7 +15,9 @@ TOL = 1e-5
 
 
 def _reference(masks, boxes, shape):
-    return np.stack([unmold_mask(m, b, shape) for m, b in zip(masks, boxes)],
+    """Matterport's per-detection unmold_mask, written with skimage in
+    tests/mrcnn/numpy_refs.py (not mrcnn's)."""
+    return np.stack([ref.unmold_mask(m, b, shape) for m, b in zip(masks, boxes)],
                     axis=-1)
 
 

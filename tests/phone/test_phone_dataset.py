@@ -11,7 +11,7 @@ from phone.config import (PhoneConfig, PhoneConfig350, PhoneInferenceConfig,
 from phone.dataset import CLASS_ALIASES, PhoneDataset, normalize_class_name
 from phone.errors import AnnotationError, ImageReadError, PhoneDataError, PhoneDataWarning
 from phone.imageio import read_image, write_png_atomic
-from phone.via import load_via, rasterize_region
+from phone.via import load_via
 
 
 # --------------------------------------------------------------- real frames
@@ -49,7 +49,14 @@ def test_mask_matches_polygon_from_project_file(phone_data_dir):
                   if im.filename == "C_01_07_000.png"]
     i = [k for k, info in enumerate(ds.image_info) if info["id"] == "C_01_07_000.png"][0]
     masks, _ = ds.load_mask(i)
-    np.testing.assert_array_equal(masks[..., 0], rasterize_region(proj_im.regions[0], 128, 128))
+    # Matterport's balloon rule, written here with skimage: the polygon's
+    # interior (skimage.draw.polygon on the VIA x / y lists)
+    import skimage.draw
+    xs, ys = proj_im.regions[0].points[:, 0], proj_im.regions[0].points[:, 1]
+    expected = np.zeros((128, 128), bool)
+    rr, cc = skimage.draw.polygon(ys, xs, (128, 128))
+    expected[rr, cc] = True
+    np.testing.assert_array_equal(masks[..., 0], expected)
     # Every polygon vertex is inside the mask (border included).
     for x, y in proj_im.regions[0].points.astype(int):
         assert masks[min(y, 127), min(x, 127), 0]
