@@ -19,7 +19,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 DATASET = REPO / "datasets" / "phone"
 
-pytestmark = pytest.mark.slow
+# slow: marked per test (the notebook / demo runs); the rest is fast
 
 
 def _runner():
@@ -110,6 +110,9 @@ def test_every_notebook_has_one_parameters_cell_first(name):
 
 
 # ----------------------------------------------------------------- notebooks
+
+
+@pytest.mark.slow
 def test_mrcnn_notebook_offline_trains_fallback_and_writes_the_mask(tmp_path):
     out = tmp_path / "out"
     nb, text = execute(
@@ -138,6 +141,7 @@ def test_mrcnn_notebook_offline_trains_fallback_and_writes_the_mask(tmp_path):
     assert images_in(nb) >= 3
 
 
+@pytest.mark.slow
 def test_train_phone_notebook_trains_plots_and_evaluates(tmp_path):
     logs = tmp_path / "logs"
     nb, text = execute(
@@ -168,6 +172,7 @@ def test_train_phone_notebook_trains_plots_and_evaluates(tmp_path):
     assert images_in(nb) >= 1 + 2 + 1 + n_val   # masks, synthetic samples, losses, detections
 
 
+@pytest.mark.slow
 def test_train_phone_notebook_fewshot_section_fine_tunes_the_shipped_model(tmp_path):
     """The notebook's last section: PhoneModel("shipped").train with the
     small-set recipe on the bundled frames; it prints the architecture read
@@ -193,6 +198,7 @@ def test_train_phone_notebook_fewshot_section_fine_tunes_the_shipped_model(tmp_p
     assert summary["recipe"] == "small-set"
 
 
+@pytest.mark.slow
 def test_inspect_phone_data_notebook(tmp_path):
     nb, text = execute("inspect_phone_data", tmp_path, SYNTHETIC=2, RANDOM_ROIS=50,
                        OUTPUT_DIR=str(tmp_path / "out"))
@@ -207,6 +213,7 @@ def test_inspect_phone_data_notebook(tmp_path):
     assert images_in(nb) >= 10
 
 
+@pytest.mark.slow
 def test_inspect_phone_model_notebook(tmp_path, random_weights):
     nb, text = execute("inspect_phone_model", tmp_path, WEIGHTS=random_weights,
                        LOGS_DIR=str(tmp_path / "logs"), OUTPUT_DIR=str(tmp_path / "out"))
@@ -224,6 +231,7 @@ def test_inspect_phone_model_notebook(tmp_path, random_weights):
     assert images_in(nb) >= 12
 
 
+@pytest.mark.slow
 def test_real_time_notebook_writes_the_overlay_video_and_drops_frames(tmp_path, random_weights):
     out = tmp_path / "out"
     # A machine without any camera (fake cameras: tests/fakecam), whatever

@@ -8,13 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
+# slow: marked per test (the notebook / demo runs); the rest is fast
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REAL = ["C_01_06_001", "C_01_07_000", "C_01_08_000", "C_01_09_002", "C_02_08_005",
         "C_02_10_012", "C_03_07_009", "C_06_08_012"]
 SUBSET = {"C_01_06_001": "train", "C_01_07_000": "train", "C_01_08_000": "val"}
 
 
+@pytest.mark.slow
 def test_demo_writes_masks_overlays_and_scores(tmp_path):
     out = tmp_path / "outputs"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -72,6 +73,7 @@ def test_demo_writes_masks_overlays_and_scores(tmp_path):
     assert report["model_paths"]["fine-tuned"] == (str(demo_model) if report["kept"] else None)
 
 
+@pytest.mark.slow
 def test_demo_from_scratch_without_a_shipped_model(tmp_path):
     out = tmp_path / "outputs"
     proc = subprocess.run(
@@ -86,6 +88,7 @@ def test_demo_from_scratch_without_a_shipped_model(tmp_path):
     assert config.BACKBONE.widths == (16, 32, 64, 128) and config.NUM_CLASSES == 2
 
 
+@pytest.mark.slow
 def test_demo_fine_tunes_from_coco_weights_when_given(tmp_path):
     """`phone demo --coco FILE` (the branch for users who have
     mask_rcnn_coco.h5): the heads of the ResNet-50 phone config are trained
