@@ -129,8 +129,9 @@ def resize_image_graph(image, config):
         x = tf.cast(image, tf.float32)
         x = tf.einsum("yh,hwc->ywc", wy, x)
         x = tf.einsum("xw,ywc->yxc", wx, x)
-        lo = tf.cast(tf.reduce_min(image), tf.float32)
-        hi = tf.cast(tf.reduce_max(image), tf.float32)
+        # the range in float32: TFLite's builtin REDUCE_MIN / REDUCE_MAX take no uint8
+        lo = tf.reduce_min(tf.cast(image, tf.float32))
+        hi = tf.reduce_max(tf.cast(image, tf.float32))
         clipped = tf.clip_by_value(x, lo, hi)
         # skimage keeps exact zeros (cval) when cval lies outside [lo, hi]
         clipped = tf.where(tf.logical_and(tf.equal(x, 0.0), lo > 0.0), 0.0, clipped)

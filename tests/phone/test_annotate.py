@@ -519,6 +519,150 @@ def test_command_rejects_weights_that_are_not_a_phone_model(tmp_path, capsys):
     assert rc == 2 and "must be a .json file" in capsys.readouterr().err
 
 
+# ----------------------------------------------------------------- the command's options
+def annotate_cli(monkeypatch, argv):
+    """`phone annotate ARGV` through phone.cli.main with the BlobSegmenter
+    in place of the model (segmenter_from_args builds nothing). Returns
+    (exit status, {what the command asked segmenter_from_args for})."""
+    import phone.commands.annotate as cmd
+    asked = {}
+
+    def segmenter_from_args(args, batch_size, score=None):
+        asked.update(batch_size=batch_size, score=score)
+        return BlobSegmenter(), "/models/blobs.h5", None
+    monkeypatch.setattr(cmd, "segmenter_from_args", segmenter_from_args)
+    return wired_main(["annotate"] + [str(a) for a in argv] + ["--quiet"]), asked
+
+
+def project_polygons(project):
+    """{filename: [[(x, y), ...] per region]} of a VIA 2.x project file."""
+    meta = json.loads(pathlib.Path(project).read_text())["_via_img_metadata"]
+    return {e["filename"]: [list(zip(r["shape_attributes"]["all_points_x"],
+                                     r["shape_attributes"]["all_points_y"]))
+                            for r in e["regions"]] for e in meta.values()}
+
+
+def test_command_max_vertices_caps_every_polygon(tmp_path, monkeypatch):
+    """`--max-vertices 6`: none of the 6 polygons has more than 6 vertices,
+    although with the default (40) four of them have 30 to 40: the
+    staircase edge of a.png's rotated rectangle and the three ellipses. The
+    command asks for the segmenter with --batch-size's default (4) and
+    --min-score's (0.5)."""
+    frames = tmp_path / "frames"
+    make_frames(frames)
+    capped, default = tmp_path / "capped.json", tmp_path / "default.json"
+    code, asked = annotate_cli(monkeypatch, ["--dir", frames, "--out", capped,
+                                             "--max-vertices", "6"])
+    assert code == 0 and asked == {"batch_size": 4, "score": 0.5}
+    assert annotate_cli(monkeypatch, ["--dir", frames, "--out", default])[0] == 0
+    few, many = project_polygons(capped), project_polygons(default)
+    assert set(few) == set(many) == {f"frames/{n}" for n in FRAMES}
+    counts = sorted(len(p) for polys in few.values() for p in polys)
+    assert len(counts) == 6 and 3 <= min(counts) and max(counts) <= 6
+    # the cap did something: a.png's rectangle, b.png's ellipse, d.png's, e.png's
+    assert sum(len(p) > 6 for polys in many.values() for p in polys) == 4
+
+
+def _outline_distance(poly, mask):
+    """Largest distance (px) from a pixel of the mask's outer outline to the
+    polygon's edges (OpenCV, independent of phone.via)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    p = np.asarray(poly, np.float32).reshape(-1, 1, 2)
+    return max(abs(cv2.pointPolygonTest(p, (float(x), float(y)), True))
+               for x, y in np.concatenate(contours).reshape(-1, 2))
+
+
+def _drawn_mask_of(poly, masks):
+    """The drawn mask a polygon stands for: the one it overlaps most."""
+    filled = np.zeros(masks.shape[:2], np.uint8)
+    cv2.fillPoly(filled, [np.round(np.asarray(poly)).astype(np.int32)], 1)
+    return masks[:, :, int(np.argmax([(filled.astype(bool) & masks[:, :, i]).sum()
+                                      for i in range(masks.shape[2])]))]
+
+
+def test_command_tolerance_trades_vertices_for_distance(tmp_path, monkeypatch):
+    """`--tolerance 3` against `--tolerance 0.5` on the same frames (vertex
+    cap out of the way: --max-vertices 500): every polygon has at most as
+    many vertices, every ellipse and the staircase edge of the rotated
+    rectangle strictly fewer, and each polygon stays within its tolerance
+    of the drawn shape (the Douglas-Peucker bound: every pixel of the
+    shape's outline within tolerance + 0.5 px of the polygon, the 0.5 for
+    the quarter-pixel outline mask_to_polygon draws around pixel centres)."""
+    frames = tmp_path / "frames"
+    drawn = make_frames(frames)
+    polys = {}
+    for tol in ("0.5", "3"):
+        out = tmp_path / f"tol{tol}.json"
+        code, _ = annotate_cli(monkeypatch, ["--dir", frames, "--out", out, "--tolerance", tol,
+                                             "--max-vertices", "500"])
+        assert code == 0
+        polys[float(tol)] = {k[len("frames/"):]: v for k, v in project_polygons(out).items()}
+    fine, coarse = polys[0.5], polys[3.0]
+    assert set(fine) == set(coarse) == set(FRAMES)
+    for name in FRAMES:
+        assert len(fine[name]) == len(coarse[name])
+        # best score first in both: the regions pair up
+        for f, c in zip(fine[name], coarse[name]):
+            assert len(c) <= len(f), name
+    for name in ("a.png", "b.png", "sub/d.png"):       # shapes that do not overlap
+        assert sum(map(len, coarse[name])) < sum(map(len, fine[name])), name
+        masks = drawn[name][1]
+        for tol in (0.5, 3.0):
+            for poly in polys[tol][name]:
+                assert _outline_distance(poly, _drawn_mask_of(poly, masks)) <= tol + 0.5, (name, tol)
+
+
+def test_command_base_path_is_vias_default_path(tmp_path, monkeypatch, capsys):
+    """`--base-path URL`: the project's _via_settings.core.default_filepath
+    is the URL with a trailing slash, and the filenames are relative to
+    --dir (no "../" to the project's folder), so VIA finds URL + filename.
+    Running again with another --base-path is one line, exit 2, and the
+    project is left as it was."""
+    frames = tmp_path / "frames"
+    make_frames(frames)
+    out = tmp_path / "projects" / "p.json"
+    code, _ = annotate_cli(monkeypatch, ["--dir", frames, "--out", out, "--base-path",
+                                         "http://localhost:8000/frames"])
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["_via_settings"]["core"]["default_filepath"] == "http://localhost:8000/frames/"
+    assert sorted(e["filename"] for e in data["_via_img_metadata"].values()) == sorted(FRAMES)
+    capsys.readouterr()
+    before = out.read_bytes()
+    code, _ = annotate_cli(monkeypatch, ["--dir", frames, "--out", out, "--base-path",
+                                         "/srv/frames"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--base-path 'http://localhost:8000/frames/'" in err[0]
+    assert out.read_bytes() == before
+
+
+def test_command_review_writes_the_n_most_doubtful_frames(tmp_path, monkeypatch, capsys):
+    """`--review 3`: OUT_review.txt lists 3 frames and OUT_review.png is a
+    contact sheet of 3 cells of 256 px. Doubts by hand from the drawn
+    scores: c.png no phone 1.0; e.png overlap 0.5 + (1 - 0.8) = 0.70;
+    sub/d.png edge 0.25 + (1 - 140/255) = 0.70; b.png 1 - 158/255 = 0.38 and
+    a.png 1 - 242/255 = 0.05 are left out. Without --review nothing is
+    written beside the project."""
+    frames = tmp_path / "frames"
+    make_frames(frames)
+    out = tmp_path / "p.json"
+    code, _ = annotate_cli(monkeypatch, ["--dir", frames, "--out", out, "--review", "3"])
+    assert code == 0
+    listing, sheet = tmp_path / "p_review.txt", tmp_path / "p_review.png"
+    assert f"Review first: {listing} (contact sheet {sheet})" in capsys.readouterr().out
+    rows = [ln.split("\t") for ln in listing.read_text().splitlines() if not ln.startswith("#")]
+    assert [r[0] for r in rows] == ["1", "2", "3"]
+    assert rows[0][1:] == ["1.000", "frames/c.png", "no phone detected"]
+    assert sorted(r[2] for r in rows[1:]) == ["frames/e.png", "frames/sub/d.png"]
+    assert all(float(r[1]) == pytest.approx(0.70, abs=0.005) for r in rows[1:])
+    png = cv2.imread(str(sheet))
+    assert png.shape[1] == 3 * 256 and png.shape[0] > 256
+    other = tmp_path / "q.json"
+    assert annotate_cli(monkeypatch, ["--dir", frames, "--out", other])[0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "p.json", "p_review.png",
+                                                          "p_review.txt", "q.json"]
+
+
 # ----------------------------------------------------------------- real model (slow)
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):

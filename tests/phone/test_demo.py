@@ -75,10 +75,12 @@ def test_demo_writes_masks_overlays_and_scores(tmp_path):
 
 @pytest.mark.slow
 def test_demo_from_scratch_without_a_shipped_model(tmp_path):
-    out = tmp_path / "outputs"
+    """The from-scratch demo for real, with --work: the generated frames
+    and the training run land in WORK, OUT/demo holds the model only."""
+    out, work = tmp_path / "outputs", tmp_path / "scratch"
     proc = subprocess.run(
         [sys.executable, "-m", "phone", "demo", "--from-scratch", "--steps", "2",
-         "--n-train", "6", "--n-val", "2", "--out", str(out), "--quiet"],
+         "--n-train", "6", "--n-val", "2", "--out", str(out), "--work", str(work), "--quiet"],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((out / "demo_evaluation.json").read_text())
@@ -86,6 +88,67 @@ def test_demo_from_scratch_without_a_shipped_model(tmp_path):
     from mrcnn.weights import read_config
     config = read_config(out / "demo" / "mask_rcnn_phone.h5")   # the demo model describes itself
     assert config.BACKBONE.widths == (16, 32, 64, 128) and config.NUM_CLASSES == 2
+    assert len(list((work / "synthetic_train").glob("*.png"))) == 6
+    assert len(list((work / "synthetic_val").glob("*.png"))) == 2
+    checkpoints = list((work / "logs").glob("*/mask_rcnn_*.h5"))
+    assert checkpoints, sorted(str(p) for p in work.rglob("*"))
+    # the kept model is the run's last checkpoint, copied out of WORK
+    assert (out / "demo" / "mask_rcnn_phone.h5").read_bytes() == max(checkpoints).read_bytes()
+    assert [p.name for p in (out / "demo").iterdir()] == ["mask_rcnn_phone.h5"]
+
+
+def test_demo_work_option_puts_the_scratch_data_and_logs_there(tmp_path, monkeypatch, capsys):
+    """`phone demo --from-scratch --work WORK --out OUT`, with training and
+    the model replaced by stand-ins (the data generation is real): the 3 + 2
+    synthetic frames are written to WORK/synthetic_train and
+    WORK/synthetic_val, training is given WORK/logs, the model segmenting
+    the frames is that run's checkpoint, copied to OUT/demo; OUT/demo (the
+    default WORK) gets nothing else."""
+    import phone.learning
+    import phone.segmenter
+    from phone.cli import main
+    trained, built = [], []
+
+    def train_scratch(train_ds, val_ds, steps, logs_dir, seed=0, **kw):
+        trained.append((train_ds.num_images, val_ds.num_images, steps, logs_dir))
+        ckpt = os.path.join(logs_dir, "phone_run", "mask_rcnn_phone_0001.h5")
+        os.makedirs(os.path.dirname(ckpt))
+        with open(ckpt, "wb") as f:
+            f.write(b"stand-in weights")
+        return ckpt, None, 0.0
+
+    class StandInSegmenter:
+        batch_size = 1
+
+        def __init__(self, weights=None, **kw):
+            built.append(weights)
+
+        def segment_images(self, images):
+            return [self.segment_image(im) for im in images]
+
+        def segment_image(self, image):
+            h, w = image.shape[:2]
+            return np.zeros((h, w), np.uint8), {
+                "rois": np.zeros((0, 4), np.int32), "class_ids": np.zeros(0, np.int32),
+                "scores": np.zeros(0, np.float32), "masks": np.zeros((h, w, 0), bool)}
+
+        def overlay(self, image, r):
+            return image
+
+    monkeypatch.setattr(phone.learning, "train_scratch", train_scratch)
+    monkeypatch.setattr(phone.segmenter, "Segmenter", StandInSegmenter)
+    out, work = tmp_path / "outputs", tmp_path / "scratch"
+    code = main(["demo", "--from-scratch", "--steps", "1", "--n-train", "3", "--n-val", "2",
+                 "--out", str(out), "--work", str(work), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert trained == [(3, 2, 1, str(work / "logs"))]
+    assert len(list((work / "synthetic_train").glob("*.png"))) == 3
+    assert len(list((work / "synthetic_val").glob("*.png"))) == 2
+    ckpt = work / "logs" / "phone_run" / "mask_rcnn_phone_0001.h5"
+    assert built == [str(ckpt)]
+    assert (out / "demo" / "mask_rcnn_phone.h5").read_bytes() == b"stand-in weights"
+    assert [p.name for p in (out / "demo").iterdir()] == ["mask_rcnn_phone.h5"]
+    assert sorted(p.name for p in work.iterdir()) == ["logs", "synthetic_train", "synthetic_val"]
 
 
 @pytest.mark.slow

@@ -355,3 +355,208 @@ def test_shipped_model_exports_exactly(fmt, frames, tmp_path):
     for i, ((name, _), (ref_bw, r)) in enumerate(zip(frames, ref)):
         assert got["counts"][i] == len(r["class_ids"]), name
         assert _iou(got["masks"][i], ref_bw) >= 0.99, name
+
+
+# ------------------------------------------------------------------ verification frames
+#: phone.export.default_verify_images: the bundled CORe50 frames (every
+#: annotated one: more/, train/, val/ of datasets/phone, in path order)
+#: then 4 synthetic ones
+DEFAULT_VERIFY_NAMES = [
+    "phone-data/more/C_02_08_005.png", "phone-data/more/C_02_10_012.png",
+    "phone-data/more/C_03_07_009.png", "phone-data/more/C_06_08_012.png",
+    "phone-data/train/C_01_06_001.png", "phone-data/train/C_01_07_000.png",
+    "phone-data/val/C_01_08_000.png", "phone-data/val/C_01_09_002.png",
+    "synthetic 0", "synthetic 1", "synthetic 2", "synthetic 3"]
+
+
+@pytest.mark.parametrize("min_dim,synthetic_side", [(128, 128), (64, 64), (16, 32)])
+def test_default_verify_images_are_the_bundled_frames_and_4_synthetic(min_dim, synthetic_side):
+    """The frames an export is verified on without --verify-images: the 8
+    bundled 128x128 CORe50 frames as they are on disk (read back here with
+    OpenCV), then synthetic frames 0-3 of seed 0 at the config's
+    IMAGE_MIN_DIM (32 px at least), all uint8 RGB."""
+    from types import SimpleNamespace
+    import cv2
+    from phone import synthetic
+    from phone.export import default_verify_images
+    images = default_verify_images(SimpleNamespace(IMAGE_MIN_DIM=min_dim))
+    assert [name for name, _ in images] == DEFAULT_VERIFY_NAMES
+    for name, image in images[:8]:
+        path = os.path.join(REPO, "datasets", "phone", name[len("phone-data/"):])
+        np.testing.assert_array_equal(image, cv2.imread(path)[:, :, ::-1])
+        assert image.shape == (128, 128, 3) and image.dtype == np.uint8
+    for i, (name, image) in enumerate(images[8:]):
+        assert image.shape == (synthetic_side, synthetic_side, 3) and image.dtype == np.uint8
+        expected, _ = synthetic.make_sample(synthetic.frame_rng(0, i), size=synthetic_side)
+        np.testing.assert_array_equal(image, expected)
+    assert len({im.tobytes() for _, im in images[8:]}) == 4       # four different frames
+
+
+# ------------------------------------------------------------------ --input-size, instance_masks
+@pytest.mark.slow
+def test_command_tflite_input_size_and_instance_masks(segmenter, tmp_path, capsys):
+    """`phone export --input-size 96 --out m.tflite` (the model's own size is
+    128): the report's input_shape is [96, 96, 3], the default verification
+    frames (DEFAULT_VERIFY_NAMES) are resized to 96x96, and the file runs
+    on 96x96 frames only. Its ``instance_masks`` output is [N, 96, 96]
+    uint8 0/255, one mask per detection of phone segment's Segmenter on the
+    same frame (same count, boxes, class ids and scores, each mask IoU >=
+    0.99), and ``mask`` is their union."""
+    import cv2
+    from phone import synthetic
+    from phone.cli import main
+    from phone.errors import ImageReadError
+    from phone.export import ExportedSegmenter
+    from phone.imageio import read_image
+    seg, weights = segmenter
+    out, report_path = tmp_path / "m.tflite", tmp_path / "r.json"
+    code = main(["export", "--weights", weights, "--config",
+                 "phone.config:PhoneScratchInferenceConfig", "--score", "0.3",
+                 "--input-size", "96", "--out", str(out), "--json", str(report_path), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "input uint8 [96x96x3]" in captured.out
+    report = json.loads(report_path.read_text())
+    assert report["format"] == "tflite" and report["input_shape"] == [96, 96, 3]
+    assert [f["name"] for f in report["verification"]["frames"]] == [
+        f"{name} (resized to 96x96)" for name in DEFAULT_VERIFY_NAMES]
+    runner = ExportedSegmenter(str(out))
+    assert runner.input_shape == (96, 96)
+    real = read_image(os.path.join(REPO, "datasets", "phone", "val", "C_01_08_000.png"))
+    frames = [cv2.resize(real, (96, 96), interpolation=cv2.INTER_AREA),
+              synthetic.make_sample(np.random.default_rng([5, 1]), size=96)[0]]
+    total = 0
+    for image in frames:
+        o = runner.run_image(image)
+        ref_bw, ref = seg.segment_image(image)
+        inst = np.asarray(o["instance_masks"])
+        n = len(ref["class_ids"])
+        total += n
+        assert inst.dtype == np.uint8 and inst.shape == (n, 96, 96)
+        assert set(np.unique(inst)) <= {0, 255}
+        np.testing.assert_array_equal(o["boxes"], ref["rois"])
+        np.testing.assert_array_equal(o["class_ids"], ref["class_ids"])
+        np.testing.assert_allclose(o["scores"], ref["scores"], atol=1e-4)
+        for i in range(n):
+            assert _iou(inst[i], ref["masks"][:, :, i]) >= 0.99, i
+        assert o["mask"].shape == (96, 96)
+        np.testing.assert_array_equal(o["mask"] > 0, (inst > 0).any(axis=0))
+        assert _iou(o["mask"], ref_bw) >= 0.99
+    assert total >= 3                                   # masks to compare
+    with pytest.raises(ImageReadError, match="takes 96x96"):
+        runner.run_image(np.zeros((128, 128, 3), np.uint8))
+
+
+# ------------------------------------------------------------------ --coco-class, --min-iou
+#: a light 81-class model (COCO's class list) at 64 px: builds and exports
+#: in seconds, unlike mask_rcnn_coco.h5's ResNet-101 (not downloadable here)
+COCO81_CONFIG = '''
+from phone.config import PhoneScratchInferenceConfig
+
+
+class Coco81(PhoneScratchInferenceConfig):
+    NAME = "coco"
+    NUM_CLASSES = 81
+    IMAGE_MIN_DIM = 64
+    IMAGE_MAX_DIM = 64
+    RPN_ANCHOR_SCALES = (4, 8, 16, 32, 64)
+    POST_NMS_ROIS_INFERENCE = 50
+    DETECTION_MIN_CONFIDENCE = 0.0
+    DETECTION_MAX_INSTANCES = 5
+'''
+
+
+@pytest.fixture(scope="module")
+def coco81(tmp_path_factory):
+    """(MaskRCNN, weights path, --config spec, frames): an 81-class model
+    whose classifier can only say "person" (1) or "cell phone" (68), about
+    half and half, and whose mask head draws the whole box for both (random
+    mask heads give empty masks). frames: two 64 px synthetic frames, each
+    with both classes among detect()'s 5 detections."""
+    import keras
+    from mrcnn.model import MaskRCNN
+    from phone import coco_classes as cc
+    from phone import synthetic
+    from phone.config import load_config_class
+    d = tmp_path_factory.mktemp("coco81")
+    (d / "coco81.py").write_text(COCO81_CONFIG)
+    spec = f"{d / 'coco81.py'}:Coco81"
+    keras.utils.set_random_seed(1)
+    model = MaskRCNN("inference", load_config_class(spec)(), str(d))
+    layer = model.keras_model.get_layer("mrcnn_class_logits")
+    kernel, bias = layer.get_weights()
+    w = np.random.default_rng(0).normal(0, 0.05, kernel.shape[0]).astype(np.float32)
+    kernel[:] = 0
+    kernel[:, 1], kernel[:, cc.CELL_PHONE] = w, -w
+    bias[:] = -50
+    bias[1], bias[cc.CELL_PHONE] = 0.0, -1.5
+    layer.set_weights([kernel, bias])
+    mask = model.keras_model.get_layer("mrcnn_mask")
+    mk, mb = mask.get_weights()
+    mb[[1, cc.CELL_PHONE]] = 3.0
+    mask.set_weights([mk, mb])
+    path = d / "coco81.h5"
+    model.save_weights(str(path))
+    frames = [synthetic.make_sample(synthetic.frame_rng(0, i), size=64)[0] for i in (3, 5)]
+    return model, str(path), spec, frames
+
+
+@pytest.mark.slow
+def test_command_coco_class_exports_only_that_class(coco81, tmp_path, capsys):
+    """`phone export --coco-class "cell phone"` of an 81-class model: the
+    export keeps the cell-phone detections of Matterport's detect() and
+    drops the others. Expected values from detect() itself (no phone
+    filter involved): on each frame, the rows with class 68, in order:
+    their boxes, scores and masks (IoU >= 0.99), and the union mask."""
+    from phone import coco_classes as cc
+    from phone.cli import main
+    from phone.export import ExportedSegmenter
+    from phone.imageio import write_png_atomic
+    model, weights, spec, frames = coco81
+    names = []
+    for i, image in enumerate(frames):
+        names.append(str(tmp_path / f"f{i}.png"))
+        write_png_atomic(names[-1], image)
+    out = tmp_path / "phone_sm"
+    code = main(["export", "--weights", weights, "--config", spec, "--coco-class", "cell phone",
+                 "--out", str(out), "--verify-images", *names, "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    runner = ExportedSegmenter(str(out))
+    for image in frames:
+        r = model.detect([image])[0]
+        assert set(r["class_ids"]) == {1, cc.CELL_PHONE}, r["class_ids"]   # something to drop
+        phone = r["class_ids"] == cc.CELL_PHONE
+        o = runner.run_image(image)
+        np.testing.assert_array_equal(o["class_ids"], r["class_ids"][phone])
+        np.testing.assert_array_equal(o["boxes"], r["rois"][phone])
+        np.testing.assert_allclose(o["scores"], r["scores"][phone], atol=1e-4)
+        want = r["masks"][:, :, phone]
+        assert o["instance_masks"].shape == (int(phone.sum()), 64, 64)
+        for k in range(want.shape[2]):
+            assert want[:, :, k].any() and _iou(o["instance_masks"][k], want[:, :, k]) >= 0.99
+        assert _iou(o["mask"], want.any(axis=2)) >= 0.99
+        assert _iou(o["mask"], r["masks"].any(axis=2)) < 0.99      # the person is not in it
+
+
+@pytest.mark.slow
+def test_command_min_iou_above_one_fails_and_writes_nothing(coco81, tmp_path, capsys):
+    """`--min-iou 1.01`: no mask IoU can reach it, so the export is built,
+    fails its verification, and the command exits 1 with one line naming
+    the frame; neither the export nor its temporary folder nor the --json
+    report is left."""
+    from phone.cli import main
+    from phone.imageio import write_png_atomic
+    _, weights, spec, frames = coco81
+    d = tmp_path / "work"
+    d.mkdir()
+    frame = tmp_path / "f.png"
+    write_png_atomic(str(frame), frames[0])
+    code = main(["export", "--weights", weights, "--config", spec, "--out", str(d / "m_sm"),
+                 "--verify-images", str(frame), "--min-iou", "1.01", "--json",
+                 str(d / "r.json"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1 and err[0].startswith(f"phone export: error: {d / 'm_sm'}: export does "
+                                               f"not match detect(): {frame}: mask IoU ")
+    assert "(needs >= 1.01)" in err[0] and err[0].endswith("nothing written")
+    assert list(d.iterdir()) == []

@@ -446,3 +446,221 @@ def test_realtime_coco_class_keeps_only_that_class(tmp_path, monkeypatch, capsys
     want[10:40, 20:60] = 255
     for bw in seen:
         np.testing.assert_array_equal(bw, want)
+
+
+# ----------------------------------------------------------------- pacing and stalls (virtual time)
+class VirtualTime:
+    """A clock that moves only when the fake model works, shared by the two
+    threads of run_realtime: the capture thread's pacing waits
+    (``stop.wait(delay)`` in phone.realtime._capture_loop) block until the
+    model's work has moved the clock past their end, and each model run
+    (``work(seconds)``) returns only once the capture thread has read every
+    frame due by then (it waits again, or the source has ended). Which
+    frames the model gets is then fixed by the clock alone, on any machine."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.cond = threading.Condition()
+        self.waiting_until = None      # end of the capture thread's current wait
+        self.ended = False             # the source said there is no more frame
+        self.waits = []                # end time of every pacing wait
+        self.reads = []                # (clock, ok) of every source.read()
+
+    def perf_counter(self):
+        with self.cond:
+            return self.now
+
+    def event_class(self):
+        clock = self
+
+        class Stop:                    # stands in for threading.Event (the stop flag)
+            def __init__(self):
+                self.flag = False
+
+            def is_set(self):
+                return self.flag
+
+            def set(self):
+                with clock.cond:
+                    self.flag = True
+                    clock.cond.notify_all()
+
+            def wait(self, delay):
+                with clock.cond:
+                    end = clock.now + delay
+                    clock.waits.append(end)
+                    clock.waiting_until = end
+                    clock.cond.notify_all()
+                    assert clock.cond.wait_for(lambda: clock.now >= end or self.flag, 30)
+                    clock.waiting_until = None
+                    return self.flag
+        return Stop
+
+    def timed(self, source):
+        """source with its reads logged on this clock."""
+        read = source.read
+
+        def timed_read():
+            ok, frame = read()
+            with self.cond:
+                self.reads.append((self.now, bool(ok)))
+                if not ok:
+                    self.ended = True
+                    self.cond.notify_all()
+            return ok, frame
+        source.read = timed_read
+        return source
+
+    def work(self, seconds):
+        """The model runs for ``seconds`` of this clock."""
+        with self.cond:
+            self.now += seconds
+            self.cond.notify_all()
+            assert self.cond.wait_for(lambda: self.ended or (
+                self.waiting_until is not None and self.waiting_until > self.now), 30), \
+                "the capture thread did not catch up"
+
+
+def _grey_clip(path, levels, fps, size=(96, 128)):
+    """An MJPG clip whose frame i is uniformly grey at levels[i]."""
+    h, w = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    for v in levels:
+        writer.write(np.full((h, w, 3), v, np.uint8))
+    writer.release()
+    return path
+
+
+def _no_model(monkeypatch):
+    """phone realtime without a model: segmenter_from_args builds nothing."""
+    import phone.commands.realtime as cmd
+    monkeypatch.setattr(cmd, "segmenter_from_args", lambda args, batch: (None, "fake.h5", None))
+
+
+def test_video_file_is_read_at_its_frame_rate_and_stale_frames_dropped(tmp_path, monkeypatch,
+                                                                       capsys):
+    """`phone realtime --source clip.avi --no-display --out o.mp4` (the
+    default for a file: paced at its frame rate, newest frame only) on a
+    12-frame clip at 10 fps, with a model that takes 0.26 s of a virtual
+    clock per frame. By hand: frame i is due at i / 10 s; model run k starts
+    at 0.26 k s on the newest frame due by then, floor(2.6 k): frames 0, 2,
+    5, 7, 10, then 11 (the last one, taken before the end is noticed);
+    1, 3, 4, 6, 8, 9 are dropped. The capture thread never reads a frame
+    before it is due: it waits until 0.1, 0.3, 0.6, 0.8 and 1.1 s, the
+    slots of the frames due after each model run. The overlay video keeps
+    every source slot (12 frames), each showing the last processed frame."""
+    from phone.cli import main
+    from types import SimpleNamespace
+    levels = [10 + 20 * i for i in range(12)]
+    clip = _grey_clip(tmp_path / "clip.avi", levels, fps=10)
+    clock = VirtualTime()
+    monkeypatch.setattr(rt, "time", SimpleNamespace(perf_counter=clock.perf_counter,
+                                                    monotonic=time.monotonic))
+    monkeypatch.setattr(rt, "threading", SimpleNamespace(
+        Thread=threading.Thread, Condition=threading.Condition, Event=clock.event_class()))
+    real_open, real_run = rt.open_source, rt.run_realtime
+    monkeypatch.setattr(rt, "open_source", lambda s, **kw: clock.timed(real_open(s, **kw)))
+    calls = {}
+
+    def run_realtime(source, process, **kw):
+        calls.update(kw, running=True)
+        calls["stats"] = real_run(source, process, **kw)
+        return calls["stats"]
+    monkeypatch.setattr(rt, "run_realtime", run_realtime)
+    seen = []
+
+    def process(frame):
+        if calls.get("running"):                   # not the warm-up call
+            seen.append(int(np.median(frame)))
+            clock.work(0.26)
+        return frame
+    monkeypatch.setattr(rt, "frame_processor", lambda seg: process)
+    _no_model(monkeypatch)
+    out = tmp_path / "o.mp4"
+    code = main(["realtime", "--source", str(clip), "--no-display", "--out", str(out), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert calls["pace"] == 10.0 and calls["drop"] is True
+    stats = calls["stats"]
+    kept = [0, 2, 5, 7, 10, 11]
+    assert stats.processed_ids == kept and stats.stop_reason == "end of source"
+    assert (stats.captured, stats.dropped) == (12, 6)
+    assert np.allclose(seen, [levels[i] for i in kept], atol=4), seen   # the frames themselves
+    assert np.allclose(clock.waits, [0.1, 0.3, 0.6, 0.8, 1.1]), clock.waits
+    t = [0.0, 0.26, 0.26, 0.52, 0.52, 0.52, 0.78, 0.78, 1.04, 1.04, 1.04, 1.30]
+    assert [ok for _, ok in clock.reads] == [True] * 12 + [False]
+    assert np.allclose([c for c, _ in clock.reads], t + [1.30]), clock.reads
+    assert all(c >= i / 10 - 1e-9 for i, (c, _) in enumerate(clock.reads[:12]))  # never early
+    assert "Stopped (end of source): 6 of 12 captured frames processed, 6 dropped" in captured.out
+    frames = read_video(out)
+    assert len(frames) == 12                       # every slot of the source
+    slots = [0, 0, 2, 2, 2, 5, 5, 7, 7, 7, 10, 11]
+    medians = [float(np.median(f[:40])) for f in frames]   # above the HUD band
+    assert np.allclose(medians, [levels[i] for i in slots], atol=8), medians
+
+
+class _HangingCamera:
+    """A camera that gives one frame (read at open time) and then hangs in
+    read() until the run closes its mailbox."""
+
+    def __init__(self):
+        self.hanging = threading.Event()
+        self.release_ = threading.Event()
+
+    def read(self):
+        self.hanging.set()
+        self.release_.wait(30)
+        return False, None
+
+
+@pytest.mark.parametrize("timeout_args,seconds", [([], "10"), (["--camera-timeout", "7"], "14")])
+def test_camera_that_stops_delivering_stops_with_a_stall_error(tmp_path, monkeypatch, capsys,
+                                                               timeout_args, seconds):
+    """A camera that stops delivering frames mid-run: `phone realtime`
+    stops with exit 2 and one line "camera 0: no new frame for N s;
+    stopped", N = max(10, 2 x --camera-timeout) s, after processing the one
+    frame it gave; the --out video is not left behind. The stall is
+    measured on a fake monotonic clock that starts moving (0.5 s per look)
+    only once the camera hangs: no real waiting, no race."""
+    from phone.cli import main
+    from types import SimpleNamespace
+    cam = _HangingCamera()
+    first = np.full((48, 64, 3), 90, np.uint8)
+    opened = {}
+
+    def open_source(source, camera_timeout):
+        opened.update(source=source, camera_timeout=camera_timeout)
+        return rt.FrameSource(cam, "camera 0", live=True, fps=30, first=first)
+
+    class Mono:
+        now = 0.0
+
+        def __call__(self):
+            if cam.hanging.is_set():
+                Mono.now += 0.5
+            if Mono.now > 1000:                 # fails the test instead of spinning forever
+                raise AssertionError("no stall error after 1000 s without a frame")
+            return Mono.now
+
+    class Slot(rt.LatestFrame):
+        def close(self):
+            super().close()
+            cam.release_.set()                  # the run is over: let the reader go
+    monkeypatch.setattr(rt, "time", SimpleNamespace(perf_counter=time.perf_counter,
+                                                    monotonic=Mono()))
+    monkeypatch.setattr(rt, "LatestFrame", Slot)
+    monkeypatch.setattr(rt, "open_source", open_source)
+    processed = []
+    monkeypatch.setattr(rt, "frame_processor", lambda seg: lambda f: processed.append(f) or f)
+    _no_model(monkeypatch)
+    out = tmp_path / "cam.mp4"
+    code = main(["realtime", "--source", "0", "--no-display", "--out", str(out), "--quiet"]
+                + timeout_args)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert opened == {"source": "0", "camera_timeout": float(seconds) / 2}
+    assert err.strip().splitlines() == [f"phone realtime: error: camera 0: no new frame for "
+                                        f"{seconds} s; stopped"]
+    assert len(processed) == 2                  # the warm-up and the one frame of the camera
+    assert Mono.now > float(seconds)            # it waited the stall time out, on the clock
+    assert list(tmp_path.iterdir()) == []       # no video, no temp file
