@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt setup.py pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt setup.py pyproject.toml package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# the package, editable, and its dependencies (pyproject.toml: the dev extra)
@@ -28,6 +28,9 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py pyproject.toml
 	# imgaug 0.4 under NumPy 2: start-up hook restoring np.sctypes when
 	# imgaug is imported (README, "Coming from Matterport"; off: MRCNN_IMGAUG_COMPAT=0)
 	$(PY) -m mrcnn_imgaug_compat install
+	# the phone serve page's onnxruntime-web (package-lock.json): npm ci, then the
+	# files the page loads into phone/web/vendor/ (setup.py does it for wheels)
+	$(PY) phone/web/assets.py
 	touch $(STAMP)
 
 test: $(STAMP)

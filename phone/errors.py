@@ -64,3 +64,8 @@ def one_line(e, limit=None):
 class ExportError(Exception):
     """An export (SavedModel, TFLite, ONNX) that cannot be written, loaded
     or that does not match detect() (phone/export.py)."""
+
+
+class ServeError(Exception):
+    """``phone serve`` cannot start: the port is taken, the address cannot
+    be used, the page's runtime files are missing (phone/serve.py)."""

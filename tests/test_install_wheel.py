@@ -72,7 +72,7 @@ def test_help_of_every_command_without_the_optional_packages(venv, tmp_path):
     assert r.stdout.strip() == "[]", r.stdout      # the optional packages really are absent
     from phone.commands import COMMANDS
     names = [m.__name__.rsplit(".", 1)[1] for m in COMMANDS]
-    assert len(names) == 7
+    assert len(names) == 8
     for name in names:
         r = _run([venv / "bin" / "phone", name, "--help"], tmp_path)
         assert r.returncode == 0, f"phone {name} --help: {r.stderr[-2000:]}"

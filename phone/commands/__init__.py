@@ -24,14 +24,14 @@ import os
 import sys
 
 from phone import __version__
-from phone.commands import annotate, demo, evaluate, export, realtime, segment, train
+from phone.commands import annotate, demo, evaluate, export, realtime, segment, serve, train
 from phone.errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError,
                           one_line)
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: the command modules, in the order --help lists them
-COMMANDS = (train, segment, evaluate, realtime, demo, export, annotate)
+COMMANDS = (train, segment, evaluate, realtime, demo, export, annotate, serve)
 
 
 def build_parser():
@@ -48,7 +48,8 @@ def build_parser():
                "  phone segment --coco-class 'cell phone' --image=frame.png\n"
                "  phone evaluate --dataset=datasets/phone --subset=val\n"
                "  phone realtime --source 0\n"
-               "  phone realtime --source clip.mp4 --no-display --out out.mp4",
+               "  phone realtime --source clip.mp4 --no-display --out out.mp4\n"
+               "  phone serve                                    (the model in your browser)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback on errors")
