@@ -64,14 +64,20 @@ def add_model_options(p, weights_default=None, weights_help=_DEFAULT_MODEL_HELP)
                    help="show the Python traceback on errors")
 
 
-def add_inference_options(p, batch=True):
-    """--score, --coco-class, --one-phone, --batch-size, --quiet."""
+def add_filter_options(p):
+    """--score, --coco-class: which detections count (every command that
+    builds a segmenter)."""
     p.add_argument("--score", type=score, metavar="S",
                    help="minimum detection confidence (default: the config's "
                         "DETECTION_MIN_CONFIDENCE)")
     p.add_argument("--coco-class", metavar="NAME",
                    help='segment this class with the raw COCO model, no fine-tuning '
                         '(e.g. "cell phone"); --weights defaults to coco')
+
+
+def add_inference_options(p, batch=True):
+    """--score, --coco-class, --one-phone, --batch-size, --quiet."""
+    add_filter_options(p)
     p.add_argument("--one-phone", action="store_true",
                    help="keep only the highest-scoring detection of each frame (one phone per "
                         "frame, as in CORe50); default: every detection above --score")

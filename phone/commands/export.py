@@ -9,7 +9,7 @@ into place; ``--verify`` re-checks an existing export on your own frames.
 import os
 import sys
 
-from phone.commands._args import add_model_options, score, segmenter_from_args
+from phone.commands._args import add_filter_options, add_model_options, segmenter_from_args
 from phone.errors import CommandError
 from phone.export import FORMATS
 
@@ -25,11 +25,7 @@ def add_parser(subparsers):
                     "scores, class_ids, instance_masks. The export is verified against "
                     "'phone segment' on the verification frames before it is written.")
     add_model_options(p)
-    p.add_argument("--coco-class", metavar="NAME",
-                   help="COCO class to keep when the weights are Matterport's COCO model")
-    p.add_argument("--score", type=score, metavar="S",
-                   help="keep detections with score >= S (default: the config's "
-                        "DETECTION_MIN_CONFIDENCE)")
+    add_filter_options(p)
     p.add_argument("--format", choices=tuple(FORMATS),
                    help="; ".join(f"{name}: {f.summary}" for name, f in FORMATS.items())
                    + " (default: from --out's suffix)")

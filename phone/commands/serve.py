@@ -6,7 +6,7 @@ image -> its mask as PNG.
     phone serve                       # the default model, http://127.0.0.1:8000/
     phone serve --weights last --port 8080
 """
-from phone.commands._args import add_model_options, positive_int, score
+from phone.commands._args import add_filter_options, add_model_options, positive_int
 from phone.errors import CommandError
 
 __all__ = ["add_parser", "run"]
@@ -35,11 +35,7 @@ def add_parser(subparsers):
                     "Automation: /?image=URL segments that image and sets data-phone-pixels "
                     "and data-ms (or data-error) on <body>. Ctrl-C stops the server.")
     add_model_options(p)
-    p.add_argument("--coco-class", metavar="NAME",
-                   help="COCO class to keep when the weights are Matterport's COCO model")
-    p.add_argument("--score", type=score, metavar="S",
-                   help="keep detections with score >= S (default: the config's "
-                        "DETECTION_MIN_CONFIDENCE)")
+    add_filter_options(p)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: %(default)s; browsers allow the camera "
                         "only on localhost or https)")
