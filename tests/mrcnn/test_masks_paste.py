@@ -84,7 +84,7 @@ def test_hand_computed_upsampling():
     expected = np.zeros((8, 8), bool)
     expected[1:3, 2:4] = True      # .75 * .75 = .5625 >= .5; .75 * .25 < .5
     assert np.array_equal(out, expected)
-    assert np.array_equal(out, unmold_mask(m, (1, 2, 5, 6), (8, 8)))
+    assert np.array_equal(out, ref.unmold_mask(m, (1, 2, 5, 6), (8, 8)))
 
 
 def test_constant_masks_follow_skimage_clipping():
@@ -181,7 +181,7 @@ def test_detect_fast_path_equals_keras_model_reference(tmp_path):
     boxes = denorm_boxes(boxes, image.shape[:2]).astype(np.int32)
     keep = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) > 0
     idx = np.flatnonzero(keep)
-    ref_masks = np.stack([unmold_mask(mrcnn_mask[i, :, :, class_ids[i]],
+    ref_masks = np.stack([ref.unmold_mask(mrcnn_mask[i, :, :, class_ids[i]],
                                       boxes[i], image.shape) for i in idx], -1) \
         if len(idx) else np.zeros(image.shape[:2] + (0,), bool)
 
