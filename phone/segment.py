@@ -28,7 +28,8 @@ from phone.video import AtomicVideoWriter, VideoError, probe_video
 
 __all__ = ["Segmenter", "SegmentSummary", "VideoError", "IMAGE_EXTENSIONS",
            "MASK_SUFFIX", "OVERLAY_SUFFIX", "SPLASH_SUFFIX", "color_splash",
-           "list_images", "pending_images", "segment_file", "segment_dir", "segment_video",
+           "list_images", "pending_images", "segment_to_files", "segment_file", "segment_dir",
+           "segment_video",
            "probe_video"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -131,6 +132,34 @@ def _segment_batch(segmenter, items):
     return out
 
 
+def segment_to_files(segmenter, items, out_dir, style="overlay"):
+    """Segment a batch of decoded images and write their outputs: the step
+    ``segment_dir`` repeats per batch (and each actor of
+    phone.distributed.segment_dir_ray).
+
+    items: [((path, rel), image)], image [H, W, 3] uint8 RGB, rel the output
+        NAME relative to out_dir (list_images).
+    Writes OUT/rel_overlay.png (or _splash, or nothing with style None) and
+    then OUT/rel_mask.png, each atomically. Returns [(path, None)] for a
+    written image or [(path, one-line message naming the file)] for a
+    failed one, in the order of items.
+    """
+    out = []
+    for (path, rel), image, bw, r, err in _segment_batch(segmenter, items):
+        if err is None:
+            try:
+                _write_outputs(os.path.join(out_dir, rel), image, bw, r, segmenter, style)
+            except (OSError, ValueError) as e:
+                err = e
+        msg = None
+        if err is not None:
+            msg = one_line(err)
+            if not msg.startswith(path):
+                msg = f"{path}: {msg}"
+        out.append((path, msg))
+    return out
+
+
 def _read_ahead(items, lookahead, workers=2):
     """Yield (item, image, None) or (item, None, error) for items [(path, rel)],
     in order, decoding up to ``lookahead`` files ahead in threads (OpenCV
@@ -188,17 +217,10 @@ def segment_dir(segmenter, in_dir, out_dir, style="overlay", quiet=False, listin
     buf = []
 
     def flush():
-        for (path, rel), image, bw, r, err in _segment_batch(segmenter, buf):
-            if err is None:
-                try:
-                    _write_outputs(os.path.join(out_dir, rel), image, bw, r, segmenter, style)
-                    summary.done += 1
-                except (OSError, ValueError) as e:
-                    err = e
-            if err is not None:
-                msg = one_line(err)
-                if not msg.startswith(path):
-                    msg = f"{path}: {msg}"
+        for path, msg in segment_to_files(segmenter, buf, out_dir, style):
+            if msg is None:
+                summary.done += 1
+            else:
                 summary.failed.append((path, msg))
                 _say(bar, f"error: {msg}")
             bar.update(1)

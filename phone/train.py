@@ -106,7 +106,8 @@ def training_config_for(arch_config, recipe, lr=None, steps_per_epoch=None, prec
     return config
 
 
-def build_training_model(config, logs_dir, start=None, exclude=None, resume=False, seed=None):
+def build_training_model(config, logs_dir, start=None, exclude=None, resume=False, seed=None,
+                         strategy=None):
     """The one place a phone training model is built (phone train, make demo,
     the learning recipes): a MaskRCNN in training mode with ``config``'s
     architecture, the weights of ``start`` (a path or a
@@ -118,13 +119,16 @@ def build_training_model(config, logs_dir, start=None, exclude=None, resume=Fals
         at epoch 0 (a fine-tune), whatever the start file is called.
     seed: keras.utils.set_random_seed before the build (same initial
         weights, same data order for a given seed).
+    strategy: the tf.distribute strategy to build and train under (a
+        worker's MultiWorkerMirroredStrategy, phone.distributed); None:
+        from config.GPU_COUNT.
     """
     from mrcnn.model import MaskRCNN
     if seed is not None:
         import keras
         keras.utils.set_random_seed(int(seed))
     os.makedirs(logs_dir, exist_ok=True)
-    model = MaskRCNN(mode="training", config=config, model_dir=logs_dir)
+    model = MaskRCNN(mode="training", config=config, model_dir=logs_dir, strategy=strategy)
     if start is not None:
         model.load_weights(start, by_name=True, exclude=exclude or None)
     if not resume:
@@ -165,7 +169,8 @@ def _validator(config, val_ds, logs_dir):
 def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layers=None,
           augment=None, train_via=None, recipe="auto", lr=None, steps_per_epoch=None,
           precision=None, image_size=None, seed=None, say=print, verbose=1,
-          display_config=True):
+          display_config=True, strategy=None, worker=None, extra_callbacks=None,
+          scratch_dir=None):
     """``phone train``: fine-tune on dataset_dir/train, validating on
     dataset_dir/val.
 
@@ -186,8 +191,20 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
     one is kept as mask_rcnn_phone_best.h5 and the run ends with a table.
     say: callable for progress lines; verbose: 0 hides the config table and
     Keras' progress bars; display_config: False hides the config table only.
-    Returns a dict: last, best (or None), summary (or None), log_dir; or
-    None when there was nothing to do.
+    strategy: the tf.distribute strategy to train under (None: from the
+        config's GPU_COUNT).
+    worker: (rank, count) when this process is one of ``count`` workers of a
+        multi-worker run (phone.distributed.train_ray, each with its
+        MultiWorkerMirroredStrategy): every worker trains the same steps on
+        its share of each global batch; rank 0 (the chief) alone writes the
+        checkpoints, logs and lines, the others write to a scratch folder
+        that is removed (in ``scratch_dir``, default the system's temp
+        folder). The small-set recipe (validation picks the best epoch,
+        early stopping) runs in one process only; "auto" means balloon
+        here.
+    extra_callbacks: more Keras callbacks (every worker runs them).
+    Returns a dict: last, best (or None), summary (or None), log_dir,
+    history (Keras' per-epoch logs); or None when there was nothing to do.
     """
     import phone.finetune as finetune
     import phone.paths as paths
@@ -195,6 +212,10 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
     from phone.weights import model_config, read_weights_file, resolve_weights
 
     logs_dir = logs_dir or paths.default_logs_dir()
+    chief = worker is None or int(worker[0]) == 0
+    several = worker is not None and int(worker[1]) > 1
+    if not chief:
+        say, verbose = (lambda message: None), 0
     train_set, val_set = load_datasets(dataset_dir, train_via=train_via)
     say(f"Dataset {dataset_dir}: {train_set.num_images} training, "
         f"{val_set.num_images} validation images")
@@ -220,7 +241,14 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
         recipe = resume_summary.get("recipe", "balloon")
     elif recipe in (None, "auto") and not start_model_is_trained(kind, n_file, config):
         recipe = "balloon"
+    if several and recipe in (None, "auto"):
+        recipe = "balloon"
     chosen = finetune.choose_recipe(train_set.num_images, recipe)
+    if several and chosen.name == "small-set":
+        raise CommandError("the small-set recipe (validation keeps the best epoch, early "
+                           "stopping) trains in one process; use --recipe balloon with "
+                           "--workers" + (" (this run was started with small-set)"
+                                          if resume_summary else ""))
     config = training_config_for(config, chosen, lr=lr, steps_per_epoch=steps_per_epoch,
                                  precision=precision, class_names=train_set.class_names)
     epochs = chosen.epochs if epochs is None else int(epochs)
@@ -236,7 +264,7 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
     if verbose and display_config:
         config.display()
     model = build_training_model(config, logs_dir, start=start, exclude=exclude,
-                                 resume=(kind == "last"), seed=seed)
+                                 resume=(kind == "last"), seed=seed, strategy=strategy)
     say(f"Loaded {kind} weights: {path}")
     if epochs <= model.epoch:
         say(f"Nothing to do: the checkpoint is already at epoch {model.epoch} "
@@ -244,6 +272,14 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
         return None
     say(f"Checkpoints: {model.log_dir}{os.sep}"
         f"{os.path.basename(model.checkpoint_path).replace('{epoch:04d}', 'NNNN')}")
+    scratch = None
+    if not chief:
+        # The same steps as the chief, but its checkpoints and logs go to a
+        # scratch folder (one copy of each checkpoint, the chief's).
+        import tempfile
+        scratch = tempfile.mkdtemp(prefix=f"phone_worker{int(worker[0])}_", dir=scratch_dir)
+        model.log_dir = scratch
+        model.checkpoint_path = os.path.join(scratch, os.path.basename(model.checkpoint_path))
 
     data = train_set
     keeper = None
@@ -269,20 +305,28 @@ def train(config, dataset_dir, weights="coco", logs_dir=None, epochs=None, layer
             say(f"Validation of the start model: {finetune.describe(start_scores)}")
         callbacks.append(finetune.keeper_callback(keeper, model))
     callbacks.append(_progress_callback(model.epoch, epochs, say))
+    callbacks.extend(extra_callbacks or [])
     augmentation = build_augmentation() if augment else None
     from phone.segmenter import precision_line
     say(f"Training {layers} layers from epoch {model.epoch} to {epochs}, "
         f"LR {config.LEARNING_RATE}, augmentation {'on' if augmentation else 'off'}; "
         f"{precision_line(model)}")
     sys.stdout.flush()
-    model.train(data, val_set, learning_rate=config.LEARNING_RATE, epochs=epochs,
-                layers=layers, augmentation=augmentation, custom_callbacks=callbacks or None,
-                seed=seed, verbose=verbose)
+    try:
+        history = model.train(data, val_set, learning_rate=config.LEARNING_RATE, epochs=epochs,
+                              layers=layers, augmentation=augmentation,
+                              custom_callbacks=callbacks or None, seed=seed, verbose=verbose)
+    finally:
+        if scratch is not None:
+            import shutil
+            shutil.rmtree(scratch, ignore_errors=True)
     saved = getattr(model, "last_checkpoints", None)  # set by MaskRCNN.train
     last = saved[-1] if saved else None
     if last:
         say(f"Last checkpoint: {last}")
-    result = {"last": last, "best": None, "summary": None, "log_dir": model.log_dir}
+    result = {"last": last, "best": None, "summary": None, "log_dir": model.log_dir,
+              "history": {k: [float(x) for x in v]
+                          for k, v in (getattr(history, "history", None) or {}).items()}}
     if keeper is not None:
         summary = keeper.finish()
         result.update(best=summary["best"], summary=summary)

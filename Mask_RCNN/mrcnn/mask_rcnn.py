@@ -90,9 +90,14 @@ class MaskRCNN:
     mode: "training" or "inference"
     config: a Config subclass instance
     model_dir: directory for training logs and checkpoints
+    strategy: a tf.distribute.Strategy to build and train under, e.g. the
+        tf.distribute.MultiWorkerMirroredStrategy of one worker of a
+        multi-machine run (phone.distributed); its local replicas must
+        number config.GPU_COUNT. Default: made from config.GPU_COUNT
+        (MirroredStrategy for N > 1, else the default strategy).
     """
 
-    def __init__(self, mode, config, model_dir):
+    def __init__(self, mode, config, model_dir, strategy=None):
         if mode not in ("training", "inference"):
             raise ValueError(f"mode must be 'training' or 'inference', not {mode!r}")
         config.validate(mode) if hasattr(config, "validate") else None
@@ -106,7 +111,8 @@ class MaskRCNN:
         #: names of the layers the last load_weights call gave weights to
         self.loaded_layer_names = []
         self._predict_fns = {}
-        self.strategy = self._make_strategy(config)
+        self.strategy = self._make_strategy(config) if strategy is None \
+            else self._check_strategy(strategy, config)
         self.set_log_dir()
         #: the Keras dtype policy the model was built under (None: float32),
         #: and why ("auto" decides per machine, for training or inference)
@@ -136,6 +142,17 @@ class MaskRCNN:
                 f"(GPUs: {len(gpus)}); lower GPU_COUNT")
         return tf.distribute.MirroredStrategy(
             devices=[d.name for d in devices[:count]])
+
+    @staticmethod
+    def _check_strategy(strategy, config):
+        """A strategy passed in: its replicas on this machine must be the
+        GPU_COUNT that BATCH_SIZE was computed for."""
+        local = len(strategy.extended.worker_devices)
+        if local != int(config.GPU_COUNT):
+            raise ValueError(
+                f"the strategy has {local} replica(s) on this machine but "
+                f"GPU_COUNT={config.GPU_COUNT}; set GPU_COUNT={local}")
+        return strategy
 
     def build(self, mode, config):
         """Builds the Mask R-CNN Keras model for ``mode``."""
@@ -428,6 +445,10 @@ class MaskRCNN:
         verbose: Keras fit verbosity (1 = progress bar per epoch).
         workers: data-loading threads (default: up to 2).
         seed: makes the data order and sampling reproducible.
+        Under a tf.distribute.MultiWorkerMirroredStrategy (``strategy=`` of
+        the constructor) each worker reads its replicas' share of every
+        global batch of num_replicas_in_sync * IMAGES_PER_GPU images
+        (mrcnn.data.generator.distribute_sequence); seed is then required.
         Returns the keras History.
         """
         from .data.generator import MaskRCNNSequence
@@ -443,6 +464,14 @@ class MaskRCNN:
         val_seq = MaskRCNNSequence(val_dataset, c, shuffle=True,
                                    steps=c.VALIDATION_STEPS, workers=workers,
                                    seed=None if seed is None else seed + 1)
+        several = isinstance(self.strategy,
+                             tf.distribute.MultiWorkerMirroredStrategy)
+        if several:
+            # One input pipeline per worker, each reading only its replicas'
+            # share of every global batch, in the order the seed gives.
+            from .data.generator import distribute_sequence
+            train_seq = distribute_sequence(self.strategy, train_seq)
+            val_seq = distribute_sequence(self.strategy, val_seq)
         os.makedirs(self.log_dir, exist_ok=True)
         checkpoint = T.CheckpointCallback(self.checkpoint_path, self.keras_model,
                                           config=self.config)
@@ -463,7 +492,7 @@ class MaskRCNN:
                 train_seq, initial_epoch=self.epoch, epochs=epochs,
                 steps_per_epoch=c.STEPS_PER_EPOCH, callbacks=callbacks,
                 validation_data=val_seq, validation_steps=c.VALIDATION_STEPS,
-                verbose=verbose)
+                verbose=verbose, shuffle=not several)
         self.epoch = max(self.epoch, epochs)
         self.last_checkpoints = checkpoint.saved
         if checkpoint.nan_epoch is not None:

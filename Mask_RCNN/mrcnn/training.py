@@ -38,6 +38,12 @@ def is_decayed(variable):
     return name not in ("gamma", "beta", "moving_mean", "moving_variance")
 
 
+def _several_workers(strategy):
+    """True for a MultiWorkerMirroredStrategy over more than one worker."""
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode())
+
+
 class MaskRCNNTrainModel(keras.Model):
     """Functional training graph with a custom train/test step.
 
@@ -81,7 +87,14 @@ class MaskRCNNTrainModel(keras.Model):
         self._trackers["loss"].update_state(total)
         for n, v in losses.items():
             self._trackers[n].update_state(v)
-        return {m.name: m.result() for m in self.metrics}
+        logs = {m.name: m.result() for m in self.metrics}
+        if _several_workers(tf.distribute.get_strategy()):
+            # Keras 3 reduces each replica's logs with strategy.reduce(MEAN,
+            # v, axis=0) when several workers train: a scalar has no axis 0
+            # ("Invalid reduction dimension 0 for input with 0 dimensions").
+            # Shaped [1], the reduction is the mean over the replicas.
+            logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
+        return logs
 
     @staticmethod
     def _unpack(data):
@@ -106,6 +119,26 @@ class MaskRCNNTrainModel(keras.Model):
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
         self.optimizer.apply_gradients(pairs)
         return self._update(losses, total)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3 (TF backend) peeks at the first batch under a strategy and
+        # reduces it with strategy.reduce("MEAN", batch): with several
+        # workers MultiWorkerMirroredStrategy cannot reduce a dict of inputs
+        # (ValueError: Attempt to convert a value ({'input_gt_boxes':
+        # PerReplica...}) ... to a Tensor; keras-team/keras#20329). The build
+        # only needs shapes and dtypes: take this worker's first replica.
+        strategy = getattr(self, "_distribute_strategy", None)
+        if iterator is None or not _several_workers(strategy):
+            return super()._maybe_symbolic_build(iterator=iterator,
+                                                 data_batch=data_batch)
+        for _, _, it in iterator:
+            data_batch = tf.nest.map_structure(
+                lambda v: strategy.experimental_local_results(v)[0]
+                if isinstance(v, tf.distribute.DistributedValues) else v,
+                next(it))
+            break
+        with strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
 
     def test_step(self, data):
         x = self._unpack(data)

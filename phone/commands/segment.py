@@ -3,7 +3,8 @@ video (library: phone.segment, phone.segmenter)."""
 import os
 import sys
 
-from phone.commands._args import add_inference_options, add_model_options, segmenter_from_args
+from phone.commands._args import (add_inference_options, add_model_options, positive_int,
+                                  segmenter_from_args)
 from phone.errors import CommandError
 
 __all__ = ["add_parser", "run"]
@@ -34,6 +35,16 @@ def add_parser(sub):
     look.add_argument("--no-overlay", action="store_true", help="write the masks only")
     s.add_argument("--out-video", metavar="FILE.mp4",
                    help="with --video: also write an overlay (or --splash) video")
+    s.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="with --dir: local (this process) or ray (an actor pool of models on a "
+                        "Ray cluster; same outputs; needs pip install 'mrcnn-phone[distributed]'); "
+                        "default: %(default)s")
+    s.add_argument("--address", metavar="HOST:PORT",
+                   help="with --engine ray: the running cluster ('ray start --head' prints it; "
+                        "ray://HOST:PORT, auto); default: start a local one")
+    s.add_argument("--workers", type=positive_int, metavar="N",
+                   help="with --engine ray: models in the actor pool (default: one per GPU of "
+                        "the cluster, else one per CPU)")
     s.set_defaults(run=run)
     return s
 
@@ -46,6 +57,27 @@ def _report_failures(failed):
         print(f"  ... and {len(failed) - 20} more", file=sys.stderr)
 
 
+def _segment_dir_ray(args, out_dir, style, listing):
+    """--engine ray: the model file is checked here, the models run in the
+    actors of the cluster (phone.distributed)."""
+    from phone.distributed import ray_cluster, segment_dir_ray
+    from phone.model import PhoneModel
+    model = PhoneModel(args.weights, config=args.config, coco_class=args.coco_class,
+                       precision=args.precision, logs_dir=args.logs,
+                       say=(lambda m: None) if args.quiet else None)
+    with ray_cluster(args.address):
+        try:
+            return segment_dir_ray(args.dir, out_dir, model,
+                                   batch_size=args.batch_size or DEFAULT_BATCH, score=args.score,
+                                   one_per_frame=args.one_phone, image_size=args.image_size,
+                                   style=style, workers=args.workers, quiet=args.quiet,
+                                   listing=listing)
+        except KeyboardInterrupt:
+            print("Interrupted: every mask written so far is complete; run the same "
+                  "command again to resume", file=sys.stderr)
+            raise
+
+
 def run(args):
     import phone.segment as lib
     from phone.imageio import read_image
@@ -55,6 +87,15 @@ def run(args):
         raise CommandError(f"{out_dir}: --out exists and is not a folder")
     if args.out_video and not args.video:
         raise CommandError("--out-video needs --video")
+    if args.engine == "ray" and not args.dir:
+        raise CommandError("--engine ray works with --dir (a folder of images)")
+    for option in ("address", "workers"):
+        if getattr(args, option) is not None and args.engine != "ray":
+            raise CommandError(f"--{option} needs --engine ray")
+    if args.engine == "ray":            # before the folder is listed or the model read
+        from phone.distributed import check_address, require_ray
+        require_ray()
+        check_address(args.address)
 
     if args.image:
         if not os.path.isfile(args.image):
@@ -76,7 +117,9 @@ def run(args):
         if skipped:
             print(f"Resuming: {skipped} of {len(items)} images already have a mask in "
                   f"{out_dir}; skipped", file=sys.stderr)
-        if todo:
+        if todo and args.engine == "ray":
+            summary = _segment_dir_ray(args, out_dir, style, (items, todo, clashes))
+        elif todo:
             seg, _, _ = segmenter_from_args(args, args.batch_size or DEFAULT_BATCH)
             try:
                 summary = lib.segment_dir(seg, args.dir, out_dir, style=style, quiet=args.quiet,

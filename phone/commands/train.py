@@ -1,6 +1,7 @@
 """``phone train``: fine-tune Mask R-CNN on VIA-annotated phone frames
 (Matterport's balloon recipe; library: phone.train.train)."""
 from phone.commands._args import LAYER_CHOICES, add_model_options, positive_float, positive_int
+from phone.errors import CommandError
 from phone.finetune import RECIPES, SMALL_SET_MAX_FRAMES
 
 __all__ = ["add_parser", "run"]
@@ -44,16 +45,37 @@ def add_parser(sub):
                    help="augment training images (flips, small affine, colour; the small-set "
                         "recipe always does)")
     t.add_argument("--seed", type=int, help="makes data order and sampling reproducible")
+    t.add_argument("--workers", type=positive_int, metavar="N",
+                   help="train on N Ray workers (tf.distribute.MultiWorkerMirroredStrategy; "
+                        "global batch N x IMAGES_PER_GPU; worker 0 writes the checkpoints; "
+                        "needs pip install 'mrcnn-phone[distributed]')")
+    t.add_argument("--address", metavar="HOST:PORT",
+                   help="with --workers: the running Ray cluster ('ray start --head' prints "
+                        "it; ray://HOST:PORT, auto); default: start a local one")
     t.set_defaults(run=run)
     return t
 
 
 def run(args):
     from phone.config import load_config_class
-    from phone.train import train
+    if args.address is not None and args.workers is None:
+        raise CommandError("--address needs --workers")
+    if args.workers is not None:        # before the dataset or the weights are read
+        from phone.distributed import check_address, require_ray
+        require_ray("--workers")
+        check_address(args.address)
     config = load_config_class(args.config) if args.config else None
-    train(config, args.dataset, weights=args.weights, logs_dir=args.logs, epochs=args.epochs,
-          layers=args.layers, augment=args.augment, train_via=args.train_via,
-          recipe=args.recipe, lr=args.lr, steps_per_epoch=args.steps_per_epoch,
-          precision=args.precision, image_size=args.image_size, seed=args.seed)
+    options = dict(weights=args.weights, logs_dir=args.logs, epochs=args.epochs,
+                   layers=args.layers, augment=args.augment, train_via=args.train_via,
+                   recipe=args.recipe, lr=args.lr, steps_per_epoch=args.steps_per_epoch,
+                   precision=args.precision, image_size=args.image_size, seed=args.seed)
+    if args.workers is None:
+        from phone.train import train
+        train(config, args.dataset, **options)
+        return 0
+    from phone.distributed import ray_cluster, train_ray
+    with ray_cluster(args.address):
+        result = train_ray(args.workers, args.dataset, config=config, **options)
+    if result is not None:
+        print(f"Done: last checkpoint {result['last']}; resume or continue with --weights last")
     return 0

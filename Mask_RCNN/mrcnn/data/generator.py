@@ -25,7 +25,8 @@ from mrcnn.core.targets import build_detection_targets, build_rpn_targets
 from mrcnn.data.augment import apply_augmentation
 
 __all__ = ["load_image_gt", "data_generator", "generate_random_rois",
-           "MaskRCNNSequence", "ImageDataError", "INPUT_NAMES"]
+           "MaskRCNNSequence", "distribute_sequence", "ImageDataError",
+           "INPUT_NAMES"]
 
 INPUT_NAMES = ("input_image", "input_image_meta", "input_rpn_match",
                "input_rpn_bbox", "input_gt_class_ids", "input_gt_boxes",
@@ -370,10 +371,13 @@ class MaskRCNNSequence(keras.utils.PyDataset):
         self._order = self._make_order()
 
     # -- ordering ------------------------------------------------------
-    def _make_order(self):
+    def _make_order(self, skip_empty=True):
         # Images found empty in earlier epochs are left out (if all were
-        # empty, keep them so __getitem__ can report it).
-        ids = np.array([i for i in self.image_ids if int(i) not in self._empty])
+        # empty, keep them so __getitem__ can report it). skip_empty=False:
+        # an order that depends on the seed and epoch alone (the workers of
+        # distribute_sequence each find other images empty).
+        ids = np.array([i for i in self.image_ids
+                        if not skip_empty or int(i) not in self._empty])
         if len(ids) == 0:
             ids = self.image_ids.copy()
         if not self.shuffle:
@@ -488,3 +492,81 @@ class MaskRCNNSequence(keras.utils.PyDataset):
                 "MaskRCNNSequence: no image with instances found in the dataset "
                 "(%d images, all without masks)" % n)
         return batch
+
+
+def distribute_sequence(strategy, sequence):
+    """The input of ``fit()`` under a multi-worker ``tf.distribute`` strategy
+    (MultiWorkerMirroredStrategy): every worker reads only the images of its
+    own replicas, and together they read what one process would read with
+    the global batch.
+
+    strategy: the worker's strategy; R = strategy.num_replicas_in_sync
+        replicas in all, L of them on this worker (its input pipeline p of
+        P = R / L).
+    sequence: a MaskRCNNSequence of BATCH_SIZE = L * IMAGES_PER_GPU images,
+        built with the same dataset, steps and seed on every worker.
+    Global step s of an epoch is the global batch s of R * b images (b =
+        IMAGES_PER_GPU) in the epoch's order, i.e. positions s*R*b ..
+        (s+1)*R*b - 1: replica r = p*L + j reads positions (s*R + r)*b ..
+        (s*R + r + 1)*b - 1, the r-th slice. A single process with BATCH_SIZE
+        = R * b reads the same images at step s (per-image random draws
+        differ: they are seeded by the replica's batch index).
+    The order depends on seed and epoch only (not on which images a worker
+    has found empty), so the workers never disagree on it; a sequence
+    without a seed is refused (each worker would draw its own order).
+
+    Returns a tf.distribute DistributedDatasetsFromFunction of dicts of
+    per-replica batches (shapes as MaskRCNNSequence, with B = b), endless:
+    fit() must be given steps_per_epoch.
+    """
+    import copy
+
+    import tensorflow as tf
+
+    if sequence.shuffle and sequence.seed is None:
+        raise ValueError(
+            "distribute_sequence: the sequence has no seed; every worker "
+            "would draw its own image order (pass seed= to train())")
+    replicas = int(strategy.num_replicas_in_sync)
+    local = len(strategy.extended.worker_devices)
+    if sequence.batch_size % local:
+        raise ValueError(
+            "distribute_sequence: batch size %d is not a multiple of the %d "
+            "replicas on this worker" % (sequence.batch_size, local))
+    seq = copy.copy(sequence)
+    seq.batch_size = sequence.batch_size // local        # per replica
+    seq._empty = set()
+
+    def batch_index(context, k):
+        # k-th element of this pipeline -> index of a per-replica batch
+        step, j = divmod(k, local)
+        return step * replicas + context.input_pipeline_id * local + j
+
+    def dataset_fn(context):
+        if context.num_replicas_in_sync != replicas:
+            raise ValueError("distribute_sequence: the input context has %d "
+                             "replicas, the strategy %d"
+                             % (context.num_replicas_in_sync, replicas))
+        seq.epoch = 0
+        seq._order = seq._make_order(skip_empty=False)
+        first = seq[batch_index(context, 0)]
+        names = sorted(first)
+        signature = {n: tf.TensorSpec(first[n].shape, first[n].dtype)
+                     for n in names}
+
+        def generate():
+            seq.epoch = 0
+            seq._order = seq._make_order(skip_empty=False)
+            while True:
+                for k in range(len(seq) * local):
+                    if k == 0 and seq.epoch == 0:
+                        yield first
+                    else:
+                        yield seq[batch_index(context, k)]
+                seq.epoch += 1
+                seq._order = seq._make_order(skip_empty=False)
+
+        return tf.data.Dataset.from_generator(
+            generate, output_signature=signature).prefetch(2)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
