@@ -220,13 +220,8 @@ def segment_dir_ray(in_dir, out_dir, model, batch_size=4, score=None, one_per_fr
     import ray
     from ray.data import DataContext
 
-    from phone.segment import SegmentSummary, _progress, _say, pending_images
-    items, pending, clashes = listing if listing is not None else pending_images(in_dir, out_dir)
-    summary = SegmentSummary(len(items))
-    summary.skipped = len(items) - len(pending) - len(clashes)
-    for path, msg in clashes:
-        summary.failed.append((path, msg))
-        print(f"error: {msg}", file=sys.stderr)
+    from phone.segment import _progress, _say, start_summary
+    summary, pending = start_summary(in_dir, out_dir, listing)
     if not pending:
         return summary
     actors, cpus, gpus = _pool_resources(ray, workers)

@@ -28,9 +28,8 @@ from phone.video import AtomicVideoWriter, VideoError, probe_video
 
 __all__ = ["Segmenter", "SegmentSummary", "VideoError", "IMAGE_EXTENSIONS",
            "MASK_SUFFIX", "OVERLAY_SUFFIX", "SPLASH_SUFFIX", "color_splash",
-           "list_images", "pending_images", "segment_to_files", "segment_file", "segment_dir",
-           "segment_video",
-           "probe_video"]
+           "list_images", "pending_images", "start_summary", "segment_to_files", "segment_file",
+           "segment_dir", "segment_video", "probe_video"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 MASK_SUFFIX = "_mask.png"
@@ -199,6 +198,20 @@ def pending_images(in_dir, out_dir):
     return items, todo, clashes
 
 
+def start_summary(in_dir, out_dir, listing=None):
+    """(SegmentSummary, pending) of a folder run, local or on Ray: the
+    images already done are counted as skipped, name clashes reported on
+    stderr as failures. listing: pending_images(in_dir, out_dir) when the
+    caller already has it."""
+    items, pending, clashes = listing if listing is not None else pending_images(in_dir, out_dir)
+    summary = SegmentSummary(len(items))
+    summary.skipped = len(items) - len(pending) - len(clashes)
+    for path, msg in clashes:
+        summary.failed.append((path, msg))
+        print(f"error: {msg}", file=sys.stderr)
+    return summary, pending
+
+
 def segment_dir(segmenter, in_dir, out_dir, style="overlay", quiet=False, listing=None):
     """Segment every image under in_dir, skipping those whose mask exists.
 
@@ -207,12 +220,7 @@ def segment_dir(segmenter, in_dir, out_dir, style="overlay", quiet=False, listin
     Unreadable files are reported on stderr and skipped. Returns a
     SegmentSummary.
     """
-    items, pending, clashes = listing if listing is not None else pending_images(in_dir, out_dir)
-    summary = SegmentSummary(len(items))
-    summary.skipped = len(items) - len(pending) - len(clashes)
-    for path, msg in clashes:
-        summary.failed.append((path, msg))
-        print(f"error: {msg}", file=sys.stderr)
+    summary, pending = start_summary(in_dir, out_dir, listing)
     bar = _progress(len(pending), quiet)
     buf = []
 
