@@ -1,4 +1,4 @@
-"""The wheel, installed with its dependencies into a new virtual environment,
+"""The wheel, built from the sdist and installed with its dependencies into a new virtual environment,
 works from another folder: imgaug imported before mrcnn (Matterport's
 coco.py order: the wheel's start-up file restores np.sctypes), `phone
 --help`, `phone segment --image F --out O` with the shipped model. No extra
@@ -12,6 +12,7 @@ downloaded again). Slow: a few minutes on two cores.
 """
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -31,9 +32,26 @@ def _run(cmd, cwd, timeout=1200, env=None):
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory):
+    """The way a package index delivers it: an sdist of the checkout, a wheel
+    built from that sdist alone (so the sdist must carry everything the build
+    needs, package-lock.json included), the wheel installed into a new venv."""
+    # The sdist is made from a copy of the files git knows (tracked or not
+    # ignored): the checkout's own egg-info/SOURCES.txt would otherwise add
+    # every file an earlier build listed, whatever MANIFEST.in says now.
+    src = tmp_path_factory.mktemp("src")
+    r = _run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], REPO)
+    assert r.returncode == 0, r.stderr
+    for name in filter(None, r.stdout.split("\0")):
+        if (REPO / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, src / name)
+    sdists = tmp_path_factory.mktemp("sdist")
+    r = _run([sys.executable, "setup.py", "-q", "sdist", "-d", sdists], src)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (sdist,) = sdists.glob("mrcnn*phone-*.tar.gz")
     wheels = tmp_path_factory.mktemp("wheels")
     r = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-              "-w", wheels, REPO], tmp_path_factory.mktemp("b"))
+              "-w", wheels, sdist], tmp_path_factory.mktemp("b"))
     assert r.returncode == 0, r.stderr[-2000:]
     (wheel,) = wheels.glob("mrcnn_phone-*.whl")
     env_dir = tmp_path_factory.mktemp("venv")
@@ -67,7 +85,7 @@ def test_the_wheel_brings_its_dependencies_and_works_from_another_folder(venv, t
 def test_help_of_every_command_without_the_optional_packages(venv, tmp_path):
     py = venv / "bin" / "python"
     r = _run([py, "-c", "import importlib.util as u; "
-              "print([m for m in ('tf2onnx', 'onnxruntime', 'nbclient', 'pytest', 'torch') "
+              "print([m for m in ('tf2onnx', 'onnxruntime', 'nbclient', 'pytest', 'torch', 'ray') "
               "if u.find_spec(m)])"], tmp_path)
     assert r.stdout.strip() == "[]", r.stdout      # the optional packages really are absent
     from phone.commands import COMMANDS
@@ -86,3 +104,20 @@ def test_a_missing_optional_package_is_one_line_naming_the_extra(venv, tmp_path)
     assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert "tf2onnx" in lines[0] and "pip install 'mrcnn-phone[export]'" in lines[0], lines
     assert not (tmp_path / "m.onnx").exists()
+
+
+
+def test_the_serve_page_runtime_is_in_the_wheel_built_from_the_sdist(venv, tmp_path):
+    """setup.py's build_py vendors onnxruntime-web from package-lock.json;
+    the sdist carries the lock file, so the page's two runtime files are in
+    the installed package, byte-equal to those `npm ci` put in the
+    checkout's node_modules (make venv)."""
+    r = _run([venv / "bin" / "python", "-c", "from phone.web import assets; "
+              "print(assets.VENDOR_DIR); print(assets.ORT_FILES)"], tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    where = pathlib.Path(r.stdout.splitlines()[0])
+    assert str(where).startswith(str(venv)), where                 # the installed copy
+    dist = REPO / "node_modules" / "onnxruntime-web" / "dist"
+    for name in ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm"):
+        assert name in r.stdout
+        assert (where / name).read_bytes() == (dist / name).read_bytes(), name

@@ -117,7 +117,7 @@ def run(args):
         raise CommandError(str(e), 1) from None
     if not args.quiet:
         _print_frames(report["verification"], sys.stderr)
-    shape = "x".join("H" if v is None else str(v) for v in report["input_shape"][:2])
+    shape = "x".join(name if v is None else str(v) for name, v in zip("HW", report["input_shape"][:2]))
     extra = ""
     if fmt == "tflite":
         ops = report.get("select_tf_ops") or []
