@@ -33,13 +33,20 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py pyproject.toml package-
 	$(PY) phone/web/assets.py
 	touch $(STAMP)
 
+# pytest-xdist: one process per core (at most 4; WORKERS=0 runs all in this process), whole
+# modules per worker (--dist loadfile) so a module's fixtures (a trained
+# model, an export, a Ray cluster) are built once. A single process keeps
+# about one of two cores busy: most of a test is graph tracing and
+# subprocess start-up, not math.
+WORKERS ?= auto
+
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(WORKERS) --maxprocesses 4 --dist loadfile tests
 
 # Everything not marked slow (target: under 3 minutes on 2 cores); the 15
 # slowest tests are listed so a test that should be marked slow shows up.
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" --durations=15 tests
+	$(PY) -m pytest -q -n $(WORKERS) --maxprocesses 4 --dist loadfile -m "not slow" --durations=15 tests
 
 demo: $(STAMP)
 	$(PY) -m phone demo
