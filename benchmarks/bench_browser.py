@@ -20,7 +20,6 @@ is reported (headless without a GPU it does not).
         --screenshot docs/browser.png
 """
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import time
 
 import _common as C
 import bench_export as BE
+from phone.web.testing import headless_chromium, page_state, wait_for_page, write_y4m
 
 SCRIPT = os.path.abspath(__file__)
 SHIPPED = os.path.join(C.ROOT, "phone", "models", "mask_rcnn_phone.h5")
@@ -62,78 +62,30 @@ def export_worker(spec):
 
 
 # ------------------------------------------------------------------ browser
-def write_y4m(frames_rgb, path, fps=30):
-    """RGB frames as YUV4MPEG2 4:2:0, chromium's fake camera format."""
-    import cv2
-    h, w = frames_rgb[0].shape[:2]
-    with open(path, "wb") as f:
-        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for frame in frames_rgb:
-            f.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
-    return path
-
-
-def chromium(y4m=None, size=(1200, 900), binary=None, driver=None):
-    """A headless chromium (selenium + chromedriver) with a fake camera:
-    ``y4m`` (a file), else chromium's 640x480 test pattern."""
-    import shutil
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    binary = binary or shutil.which("chromium")
-    driver = driver or shutil.which("chromedriver")
-    if not (binary and driver):
-        raise C.BenchError("chromium / chromedriver not found (apt-get install chromium "
-                           "chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                f"--window-size={size[0]},{size[1]}", "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream", "--hide-scrollbars"):
-        options.add_argument(arg)
-    if y4m:
-        options.add_argument(f"--use-file-for-fake-video-capture={y4m}")
-    return webdriver.Chrome(service=Service(driver), options=options)
-
-
-def _dataset(driver):
-    return driver.execute_script("return Object.assign({}, document.body.dataset)")
-
-
-def _wait(driver, done, timeout=120):
-    t0 = time.monotonic()
-    while True:
-        data = _dataset(driver)
-        if done(data):
-            return data
-        if time.monotonic() - t0 > timeout:
-            raise C.BenchError(f"the page did not get there: {data}")
-        time.sleep(0.05)
-
-
 def page_run(driver, url, seconds, warmup=3):
     """Start the camera on the page at ``url``, skip ``warmup`` frames, then
     count frames for ``seconds``. Returns a result row (fps, model ms)."""
     t0 = time.perf_counter()
     driver.get(url)
-    data = _wait(driver, lambda d: d.get("state") in ("ready", "error"))
+    data = wait_for_page(driver, lambda d: d.get("state") in ("ready", "error"))
     if data["state"] == "error":
         raise C.BenchError(f"page: {data.get('error')}")
     load_s = time.perf_counter() - t0
     driver.find_element("id", "camera").click()
-    data = _wait(driver, lambda d: int(d.get("frames", 0)) >= warmup or d.get("state") == "error")
+    data = wait_for_page(driver, lambda d: int(d.get("frames", 0)) >= warmup or d.get("state") == "error")
     if data.get("state") == "error":
         raise C.BenchError(f"page: {data.get('error')}")
     start_frames, start = int(data["frames"]), time.perf_counter()
     seen, ms = start_frames, []
     while time.perf_counter() - start < seconds:
-        data = _dataset(driver)
+        data = page_state(driver)
         if int(data["frames"]) != seen:
             seen = int(data["frames"])
             ms.append(float(data["ms"]) / 1000.0)
         time.sleep(0.01)
     elapsed = time.perf_counter() - start
     driver.find_element("id", "camera").click()
-    _wait(driver, lambda d: d.get("state") in ("stopped", "error"))
+    wait_for_page(driver, lambda d: d.get("state") in ("stopped", "error"))
     stats = C.summarize(ms)
     return {"fps": (seen - start_frames) / elapsed, "median_ms": stats["median_ms"],
             "p90_ms": stats["p90_ms"], "first_call_s": round(load_s, 2),
@@ -158,16 +110,16 @@ def take_screenshot(server, path, seconds=3.0):
     frame = cv2.resize(read_image(os.path.join(C.ROOT, SCREENSHOT_FRAME)), (256, 256),
                        interpolation=cv2.INTER_CUBIC)
     with tempfile.TemporaryDirectory(prefix="bench_browser_") as tmp:
-        driver = chromium(write_y4m([frame] * 10, os.path.join(tmp, "frame.y4m"), fps=10),
+        driver = headless_chromium(write_y4m([frame] * 10, os.path.join(tmp, "frame.y4m"), fps=10),
                           size=(1000, 760))
         try:
             driver.get(server.url)
-            _wait(driver, lambda d: d.get("state") in ("ready", "error"))
+            wait_for_page(driver, lambda d: d.get("state") in ("ready", "error"))
             driver.find_element("id", "camera").click()
-            _wait(driver, lambda d: int(d.get("frames", 0)) >= 3)
+            wait_for_page(driver, lambda d: int(d.get("frames", 0)) >= 3)
             time.sleep(seconds)
             driver.find_element("id", "camera").click()
-            _wait(driver, lambda d: d.get("state") in ("stopped", "error"))
+            wait_for_page(driver, lambda d: d.get("state") in ("stopped", "error"))
             write_bytes_atomic(path, driver.get_screenshot_as_png())
         finally:
             driver.quit()
@@ -192,24 +144,20 @@ def parse_args(argv):
                    help="WASM thread counts of the page (?threads=N)")
     p.add_argument("--threads", type=int, default=2, help="threads of the Python runtimes")
     p.add_argument("--seconds", type=float, default=12.0, help="page measuring window")
-    p.add_argument("--repeats", type=int, default=40)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--frames", type=int, default=8, help="distinct synthetic frames cycled")
+    C.add_frame_timing_options(p, repeats=40, warmup=3, frames=8)
     p.add_argument("--webcam", action="store_true",
                    help="also the page on chromium's 640x480 test pattern (webcam size)")
     p.add_argument("--plain", action="store_true",
                    help="also the page on the plain ONNX export (no Gemm rewrite)")
     p.add_argument("--no-python", action="store_true", help="only the page")
     p.add_argument("--screenshot", metavar="PNG", help="save the page on the bundled clip")
-    p.add_argument("--json", metavar="PATH")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
+    C.add_report_options(p)
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.worker:
-        C.emit_result(export_worker(json.loads(args.worker)))
+    if C.ran_as_worker(args, export_worker):
         return 0
     from phone.serve import make_server
     machine = C.machine_info()
@@ -257,7 +205,7 @@ def main(argv=None):
                 if source != current:
                     if driver:
                         driver.quit()
-                    driver, current = chromium(source), source
+                    driver, current = headless_chromium(source), source
                     version = driver.capabilities.get("browserVersion")
                     gpu = gpu or webgpu_status(driver)
                 label = f"page wasm{' (plain export)' if which == 'plain' else ''}"

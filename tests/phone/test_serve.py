@@ -24,7 +24,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -83,6 +82,38 @@ def _fake_npm_tree(root, version="1.2.3", pinned="1.2.3"):
     for i, name in enumerate(ORT_FILES + ("ort.min.js", "ort-wasm-simd-threaded.jsep.wasm")):
         (pkg / "dist" / name).write_bytes(f"{name} {i}".encode() * 100)
     return pkg / "dist"
+
+
+def test_write_y4m_is_a_clip_cv2_reads_back_with_its_colours(tmp_path):
+    """The fake-camera file of phone.web.testing: header and size by hand
+    (4:2:0 is w*h*3/2 bytes a frame), the same bytes from BGR frames with
+    bgr=True, and an independent reader (OpenCV's FFmpeg) gives the
+    frames back: count, fps and colour within chroma rounding."""
+    import cv2
+    from phone.web.testing import write_y4m
+    rgb = np.zeros((16, 24, 3), np.uint8)
+    rgb[:, :12] = (200, 40, 10)
+    rgb[:, 12:] = (20, 180, 90)
+    path = write_y4m([rgb, rgb, rgb], tmp_path / "a.y4m", fps=5)
+    data = path.read_bytes()
+    header = b"YUV4MPEG2 W24 H16 F5:1 Ip A1:1 C420jpeg\n"
+    assert data.startswith(header)
+    assert len(data) == len(header) + 3 * (len(b"FRAME\n") + 24 * 16 * 3 // 2)
+    write_y4m([rgb[:, :, ::-1].copy()] * 3, tmp_path / "b.y4m", fps=5, bgr=True)
+    assert (tmp_path / "b.y4m").read_bytes() == data
+    cap = cv2.VideoCapture(str(path))
+    assert cap.get(cv2.CAP_PROP_FPS) == 5
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    assert len(frames) == 3
+    assert np.abs(frames[1][8, 4].astype(int) - (10, 40, 200)).max() <= 3      # BGR
+    assert np.abs(frames[1][8, 20].astype(int) - (90, 180, 20)).max() <= 3
+    with pytest.raises(ValueError, match="no frames"):
+        write_y4m([], tmp_path / "c.y4m")
 
 
 def test_vendoring_copies_only_the_files_the_page_loads(tmp_path):
@@ -341,9 +372,13 @@ def test_ctrl_c_stops_the_server_cleanly(tmp_path, shipped_model):
                    "min_iou": 1.0, "frames": 12}, f)
     env = dict(os.environ, MRCNN_HOME=str(home), PYTHONPATH=os.pathsep.join(
         [str(REPO_ROOT), str(REPO_ROOT / "Mask_RCNN")]))
+    # SIGINT back to its default in the child: a suite started in the
+    # background of a script, or a pytest-xdist worker, has it ignored, the
+    # child inherits that, and Python then never raises KeyboardInterrupt.
     proc = subprocess.Popen([sys.executable, "-m", "phone", "serve", "--weights", "shipped",
                              "--port", "0"], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         lines = []
         for line in proc.stderr:
@@ -357,8 +392,8 @@ def test_ctrl_c_stops_the_server_cleanly(tmp_path, shipped_model):
         assert conn.getresponse().read() == b"planted onnx"
         conn.close()
         proc.send_signal(signal.SIGINT)
-        rest = proc.stderr.read()
-        assert proc.wait(20) == 0, rest
+        _, rest = proc.communicate(timeout=60)      # a server that ignored it: fails here
+        assert proc.returncode == 0, rest
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -392,6 +427,7 @@ def chromium():
 def _y4m_of(video, out):
     """The clip as YUV4MPEG2 (4:2:0), what chromium's fake camera reads."""
     import cv2
+    from phone.web.testing import write_y4m
     cap = cv2.VideoCapture(str(video))
     frames = []
     while True:
@@ -401,12 +437,7 @@ def _y4m_of(video, out):
         frames.append(frame)
     cap.release()
     assert frames, f"{video}: no frames"
-    h, w = frames[0].shape[:2]
-    with open(out, "wb") as f:
-        f.write(f"YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n".encode())
-        for frame in frames:
-            f.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
-    return out
+    return write_y4m(frames, out, fps=10, bgr=True)
 
 
 @pytest.fixture(scope="module")
@@ -430,17 +461,10 @@ def page(exported):
 
 @pytest.fixture(scope="module")
 def browser(chromium, tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    from phone.web.testing import headless_chromium
     clip = _y4m_of(REPO_ROOT / "datasets" / "videos" / "phone_demo.mp4",
                    tmp_path_factory.mktemp("clip") / "clip.y4m")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium[0]
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                "--window-size=1200,900", "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={clip}"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(chromium[1]), options=options)
+    driver = headless_chromium(clip, binary=chromium[0], driver=chromium[1])
     yield driver
     driver.quit()
 
@@ -451,18 +475,9 @@ def segmenter(shipped_model):
     return shipped_model.segmenter(1)
 
 
-def _body(driver):
-    return driver.execute_script("return Object.assign({}, document.body.dataset)")
-
-
 def _wait(driver, done, timeout=90):
-    t0 = time.monotonic()
-    while True:
-        data = _body(driver)
-        if done(data):
-            return data
-        assert time.monotonic() - t0 < timeout, f"the page did not finish: {data}"
-        time.sleep(0.05)
+    from phone.web.testing import wait_for_page
+    return wait_for_page(driver, done, timeout=timeout)
 
 
 def _open(driver, server, query):
