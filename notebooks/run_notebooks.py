@@ -156,8 +156,9 @@ def execute_notebook(path, parameters=None, out_path=None, timeout=900, cwd=None
         old_env[k] = os.environ.get(k)
         os.environ[k] = str(v)
     error = None
+    km = _kernel_manager(kernel_dir)
     try:
-        client = NotebookClient(nb, timeout=timeout, km=_kernel_manager(kernel_dir),
+        client = NotebookClient(nb, timeout=timeout, km=km,
                                 resources={"metadata": {"path": cwd or os.path.dirname(
                                     os.path.abspath(path))}})
         with open(kernel_log, "wb") as log:
@@ -172,6 +173,10 @@ def execute_notebook(path, parameters=None, out_path=None, timeout=900, cwd=None
                     detail += f" (kernel log: ...{tail[-300:]})" if tail else ""
                 error = NotebookError(f"{path}: {type(e).__name__}: {detail}")
     finally:
+        # nbclient shuts down only a kernel it made itself: this one (given
+        # as km) stayed alive, 1-2 GB each, until the caller's process ended.
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
         for k, v in old_env.items():
             if v is None:
                 os.environ.pop(k, None)
