@@ -1,8 +1,9 @@
-"""Helpers shared by bench_inference.py and bench_train.py.
+"""Helpers shared by the benchmarks (bench_*.py).
 
 Nothing here imports TensorFlow or torch at module level: each benchmark
 worker sets its thread counts before the framework starts.
 """
+import argparse
 import json
 import os
 import platform
@@ -165,6 +166,34 @@ def emit_result(result):
     """Worker side of run_worker."""
     sys.stdout.write(RESULT_TAG + json.dumps(result) + "\n")
     sys.stdout.flush()
+
+
+def add_report_options(parser):
+    """--json PATH (the report is also written there) and the hidden
+    --worker SPEC that run_worker starts a benchmark's child process with."""
+    parser.add_argument("--json", metavar="PATH", help="also write the report here")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+
+
+def add_frame_timing_options(parser, repeats, warmup, frames=None):
+    """--repeats (timed calls), --warmup (untimed calls first: the first one
+    traces) and, given a default, --frames (distinct frames cycled)."""
+    parser.add_argument("--repeats", type=int, default=repeats,
+                        help=f"timed calls per configuration (default {repeats})")
+    parser.add_argument("--warmup", type=int, default=warmup,
+                        help=f"untimed calls first (the first traces; default {warmup})")
+    if frames is not None:
+        parser.add_argument("--frames", type=int, default=frames,
+                            help=f"distinct synthetic frames cycled (default {frames})")
+
+
+def ran_as_worker(args, worker):
+    """In a child of run_worker (--worker SPEC given): runs worker(spec),
+    prints its result for the parent and returns True; else False."""
+    if not args.worker:
+        return False
+    emit_result(worker(json.loads(args.worker)))
+    return True
 
 
 def write_json(path, obj):

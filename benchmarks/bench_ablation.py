@@ -28,7 +28,6 @@ Also: --paste-only times paste_masks against the unmold_mask loop alone.
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -189,20 +188,16 @@ def paste_only(repeats):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--configs", default="phone,phone-scratch,coco")
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=1)
+    C.add_frame_timing_options(p, repeats=5, warmup=1)
     p.add_argument("--frozen", action="store_true")
     p.add_argument("--min-confidence", type=float, default=0.0,
                    help="DETECTION_MIN_CONFIDENCE (0: all detection slots used)")
     p.add_argument("--paste-only", action="store_true")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--inter-op", type=int, default=1)
-    p.add_argument("--json", metavar="PATH")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
+    C.add_report_options(p)
     args = p.parse_args(argv)
-    import json
-    if args.worker:
-        C.emit_result(worker(json.loads(args.worker)))
+    if C.ran_as_worker(args, worker):
         return 0
     if args.threads is None:
         args.threads = C.machine_info()["cores"]

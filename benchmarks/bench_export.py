@@ -18,7 +18,6 @@ workers never import TensorFlow.
     python benchmarks/bench_export.py --configs phone-scratch --repeats 50
 """
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -138,23 +137,19 @@ def parse_args(argv):
     p.add_argument("--configs", default="phone-scratch,phone-r50",
                    help=f"comma list of {', '.join(CONFIGS)}")
     p.add_argument("--runtimes", default=",".join(RUNTIMES))
-    p.add_argument("--repeats", type=int, default=40)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--frames", type=int, default=8, help="distinct synthetic frames cycled")
+    C.add_frame_timing_options(p, repeats=40, warmup=3, frames=8)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--min-confidence", type=float, default=0.3,
                    help="DETECTION_MIN_CONFIDENCE (random weights find a few 'phones' at 0.3)")
     p.add_argument("--weights", help="a trained .h5 instead of random weights (one config)")
     p.add_argument("--keep", metavar="DIR", help="keep the exports in DIR")
-    p.add_argument("--json", metavar="PATH")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
+    C.add_report_options(p)
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.worker:
-        C.emit_result(worker(json.loads(args.worker)))
+    if C.ran_as_worker(args, worker):
         return 0
     configs = C.parse_list(args.configs)
     runtimes = C.parse_list(args.runtimes)

@@ -40,7 +40,6 @@ intra-op threads); it is skipped with a note when torch is not installed
 (pip install -e .[bench]).
 """
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -503,12 +502,9 @@ def parse_args(argv):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--configs", default="phone,phone-scratch,coco,sweep",
                    help="comma list of coco, phone, phone-scratch, sweep, tiny")
-    p.add_argument("--repeats", type=int, default=5,
-                   help="timed calls per configuration (default 5)")
     p.add_argument("--slow-repeats", type=int, default=2,
                    help="cap on repeats for 1024 px inputs (default 2)")
-    p.add_argument("--warmup", type=int, default=1,
-                   help="untimed calls first (the first traces; default 1)")
+    C.add_frame_timing_options(p, repeats=5, warmup=1)
     p.add_argument("--sizes", default="128,256,384,512,1024",
                    help="input sides of the sweep")
     p.add_argument("--proposals", default="1000",
@@ -540,8 +536,7 @@ def parse_args(argv):
     p.add_argument("--no-isolate", dest="isolate", action="store_false",
                    help="run configurations in this process (peak memory is "
                         "then the process's peak so far)")
-    p.add_argument("--json", metavar="PATH", help="also write the report here")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
+    C.add_report_options(p)
     args = p.parse_args(argv)
     if args.repeats < 1 or args.warmup < 1 or args.slow_repeats < 1:
         p.error("--repeats, --slow-repeats and --warmup must be >= 1")
@@ -552,8 +547,7 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.worker:
-        C.emit_result(worker(json.loads(args.worker)))
+    if C.ran_as_worker(args, worker):
         return 0
     notes = []
     if args.torch and not torch_available():

@@ -19,7 +19,6 @@ bench_train.py). --fresh forgets cached decisions first (the probe runs
 again); the cache is cache_dir()/precision.json ($MRCNN_HOME).
 """
 import argparse
-import json
 import os
 import statistics
 import sys

@@ -24,7 +24,6 @@ Configurations (--configs):
     tiny           PhoneScratchConfig at 64x64 (smoke tests)
 """
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -246,8 +245,7 @@ def parse_args(argv):
                         "step is never jit-compiled)")
     p.add_argument("--no-isolate", dest="isolate", action="store_false",
                    help="run in this process (peak memory = process peak)")
-    p.add_argument("--json", metavar="PATH", help="also write the report here")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
+    C.add_report_options(p)
     args = p.parse_args(argv)
     if args.steps < 1 or args.warmup < 1 or args.slow_steps < 1:
         p.error("--steps, --slow-steps and --warmup must be >= 1")
@@ -258,8 +256,7 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.worker:
-        C.emit_result(worker(json.loads(args.worker)))
+    if C.ran_as_worker(args, worker):
         return 0
     try:
         specs = plan(args)

@@ -34,11 +34,9 @@ a 56x56 mask head:
 """
 import argparse
 import ast
-import json
 import os
 import platform
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(ROOT, "Mask_RCNN"), ROOT]
