@@ -41,7 +41,7 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py pyproject.toml package-
 WORKERS ?= auto
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(WORKERS) --maxprocesses 4 --dist loadfile tests
+	$(PY) -m pytest -q -n $(WORKERS) --maxprocesses 4 --dist loadfile --durations=15 tests
 
 # Everything not marked slow (target: under 3 minutes on 2 cores); the 15
 # slowest tests are listed so a test that should be marked slow shows up.
