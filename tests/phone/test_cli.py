@@ -1,18 +1,18 @@
 """phone.cli / phone.weights / phone.train: entry points, errors, weights
 resolution and the training wiring (MaskRCNN.train replaced by a recorder)."""
-import importlib.machinery
 import os
 import pathlib
 import re
 import subprocess
 import sys
-import types
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from phone.config import PhoneConfig
+
+from cli_calls import error_lines, run_cli
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 THIS = pathlib.Path(__file__).resolve()
@@ -44,15 +44,6 @@ def _run(args, cwd):
                           capture_output=True, text=True, timeout=120)
 
 
-def run_cli(argv, capsys):
-    from phone.cli import main
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def error_lines(err, prog):
-    return [ln for ln in err.splitlines() if ln.startswith(f"{prog}: error:")]
 
 
 # ----------------------------------------------------------------- entry points

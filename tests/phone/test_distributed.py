@@ -28,6 +28,8 @@ import sys
 import numpy as np
 import pytest
 
+from cli_calls import error_lines, run_cli
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRAIN_FRAMES = os.path.join(REPO, "datasets", "phone", "train")
 INSTALL_LINE = "pip install 'mrcnn-phone[distributed]'"
@@ -46,15 +48,6 @@ needs_ray = pytest.mark.skipif(not _has_ray(), reason=f"Ray is not installed: {I
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")
 
 
-def run_cli(argv, capsys):
-    from phone.cli import main
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def error_lines(err, prog):
-    return [ln for ln in err.splitlines() if ln.startswith(f"{prog}: error:")]
 
 
 @pytest.fixture(scope="module")

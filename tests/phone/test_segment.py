@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from cli_calls import run_cli
 from tiny_configs import TINY, TINY_COCO, TinyCocoConfig, TinyInferenceConfig
 
 
@@ -101,12 +102,6 @@ def tiny(tmp_path_factory):
     model.save_weights(path)
     return model, path
 
-
-def run_cli(argv, capsys):
-    from phone.cli import main
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ----------------------------------------------------------------- unit tests
