@@ -70,6 +70,13 @@ def test_the_wheel_brings_its_dependencies_and_works_from_another_folder(venv, t
     assert r.returncode == 0, r.stderr[-3000:]
     name, where = r.stdout.split()
     assert name == "Fliplr" and where.startswith(str(venv))      # the installed copy
+    # PEP 639 licence metadata: the SPDX expression, and LICENSE itself in the dist-info
+    r = _run([py, "-c", "import importlib.metadata as m; d = m.distribution('mrcnn-phone'); "
+              "print(d.metadata['License-Expression']); "
+              "print([f.name for f in d.files if f.name == 'LICENSE'][0]); "
+              "print('CC BY 4.0' in [f for f in d.files if f.name == 'LICENSE'][0].read_text())"],
+             tmp_path)
+    assert r.stdout.split("\n")[:3] == ["MIT AND CC-BY-4.0", "LICENSE", "True"], r.stderr[-2000:]
     r = _run([venv / "bin" / "phone", "--help"], tmp_path)
     assert r.returncode == 0 and "segment" in r.stdout and "train" in r.stdout, r.stderr
     frame = REPO / "datasets" / "phone" / "val" / "C_01_08_000.png"
