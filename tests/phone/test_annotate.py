@@ -293,6 +293,26 @@ def test_min_score_max_vertices_and_base_path(tmp_path):
     assert out2.read_bytes() == before
 
 
+def test_a_detection_with_an_empty_mask_is_dropped_and_counted():
+    """frame_regions: three detections, the best-scored one with an empty mask
+    (a barely trained model makes such); two polygons come out, best score
+    first, and dropped counts the empty one; min_score is applied before."""
+    from phone.annotate import frame_regions
+    masks = np.zeros((40, 40, 3), bool)
+    masks[5:15, 5:25, 1] = True                # 10 x 20 box, score 0.6
+    masks[20:35, 10:20, 2] = True               # 15 x 10 box, score 0.8
+    result = {"masks": masks, "scores": np.array([0.9, 0.6, 0.8])}
+    regions, dropped = frame_regions(result, min_score=0.0, model_name="m")
+    assert dropped == 1
+    assert [r["region_attributes"]["score"] for r in regions] == ["0.800", "0.600"]
+    xs, ys = (regions[0]["shape_attributes"][k] for k in ("all_points_x", "all_points_y"))
+    assert (min(xs), max(xs), min(ys), max(ys)) == pytest.approx((10, 20, 20, 35), abs=1)
+    regions, dropped = frame_regions(result, min_score=0.7, model_name="m")
+    assert dropped == 1 and [r["region_attributes"]["score"] for r in regions] == ["0.800"]
+    regions, dropped = frame_regions(result, min_score=0.95, model_name="m")
+    assert (regions, dropped) == ([], 0)
+
+
 # ----------------------------------------------------------------- resume, interruption
 def test_resume_skips_finished_frames_and_keeps_corrections(tmp_path):
     from phone.annotate import annotate_folder
@@ -699,11 +719,16 @@ def test_round_trip_on_the_bundled_frames_with_a_trained_model(tmp_path, trained
     project = frames / "project.json"
     s = annotate_folder(seg, frames, project, min_score=0.0, model_name="tiny.h5", quiet=True)
     assert s.done == 4 and s.regions >= 1
-    checked = 0
+    checked = empty_masks = 0
     for p in sorted(frames.glob("*.png")):
         image = read_image(p)
         _, r = seg.segment_image(image)
-        keep = np.argsort(-r["scores"], kind="stable")
+        # best score first, as the project stores them; a detection whose mask is
+        # empty (this barely trained model at score >= 0 makes some, run to run)
+        # has no polygon: the project leaves it out and the summary counts it
+        order = np.argsort(-r["scores"], kind="stable")
+        keep = [i for i in order if r["masks"][:, :, i].any()]
+        empty_masks += len(order) - len(keep)
         model = r["masks"][:, :, keep]
         back, im = reread_masks(project, frames, p.name, image.shape)
         assert back.shape[2] == model.shape[2]
@@ -733,6 +758,7 @@ def test_round_trip_on_the_bundled_frames_with_a_trained_model(tmp_path, trained
                     assert fi / fu >= 0.9, (i, fi, fu, inter[i], union[i])
             checked += 1
     assert checked >= 1
+    assert s.dropped == empty_masks
     ds = PhoneDataset()
     assert ds.load_phone(str(frames), "", via_file=str(project)) == checked
 
