@@ -16,6 +16,8 @@ import fakecam
 import numpy as np
 import pytest
 
+from video_frames import read_frames
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 DATASET = REPO / "datasets" / "phone"
@@ -268,14 +270,7 @@ def test_real_time_notebook_writes_the_overlay_video_and_drops_frames(tmp_path, 
                        env={k: cams[k] for k in ("FAKECAM", "PYTHONPATH")})
     assert re.search(r"NOTE: camera 0: .*\nUsing the bundled clip instead", text)
     video = out / "realtime.mp4"
-    cap = cv2.VideoCapture(str(video))
-    frames = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
-    cap.release()
+    frames = read_frames(video)
     assert frames and frames[0].shape == (256, 256, 3)
     assert number(r"wrote \S+realtime\.mp4: (\d+) frames 256x256", text) == len(frames)
     first = re.search(r"stopped \(max frames\): 8 of (\d+) captured frames processed, (\d+) dropped",

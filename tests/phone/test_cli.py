@@ -44,8 +44,6 @@ def _run(args, cwd):
                           capture_output=True, text=True, timeout=120)
 
 
-
-
 # ----------------------------------------------------------------- entry points
 @pytest.mark.parametrize("args,cwd", [
     (["phone/phone.py", "--help"], REPO),

@@ -48,8 +48,6 @@ needs_ray = pytest.mark.skipif(not _has_ray(), reason=f"Ray is not installed: {I
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")
 
 
-
-
 @pytest.fixture(scope="module")
 def cluster():
     """One local Ray cluster (2 CPUs, no dashboard, small object store) for

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from phone import realtime as rt
+from video_frames import read_frames
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 VIDEO = REPO / "datasets" / "videos" / "phone_demo.mp4"
@@ -85,18 +86,6 @@ def slow_model(delay, seen):
         time.sleep(delay)
         return frame
     return process
-
-
-def read_video(path):
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
-    cap.release()
-    return frames
 
 
 # ----------------------------------------------------------------- mailbox
@@ -216,7 +205,7 @@ def test_video_sink_keeps_the_slots_of_dropped_frames(tmp_path):
         sink(i, np.full((64, 96, 3), c, np.uint8))
     assert not out.exists()                    # written atomically on close
     assert sink.close() == str(out)
-    frames = read_video(out)
+    frames = read_frames(out)
     assert len(frames) == sink.frames == 5     # ids 0..4: 1 and 2 repeat frame 0
     assert frames[0].shape == (64, 96, 3)
     means = [f.reshape(-1, 3).mean(axis=0) for f in frames]
@@ -309,7 +298,7 @@ def test_camera_source_runs_headless_and_writes_the_video(tmp_path, background_o
                  "--weights", background_only_weights, "--out", str(out)], cameras={0: clip})
     assert r.returncode == 0, r.stderr
     assert "camera 0" in r.stdout + r.stderr
-    frames = read_video(out)
+    frames = read_frames(out)
     assert len(frames) == 5 and frames[0].shape == (96, 128, 3)
     medians = [float(np.median(f)) for f in frames]
     assert np.allclose(medians, levels[:5], atol=8), medians
@@ -370,13 +359,13 @@ def test_headless_run_on_the_bundled_video_writes_an_mp4(tmp_path, background_on
                  "--quiet"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    frames = read_video(out)
+    frames = read_frames(out)
     assert len(frames) == 6
     assert frames[0].shape == (256, 256, 3)
     assert "6 of" in captured.out and f"Wrote {out}" in captured.out
     # the HUD is drawn: the bottom-left band differs from the source frame (the
     # model detects nothing: no random mask under the band to pull it back)
-    src = read_video(VIDEO)[0]
+    src = read_frames(VIDEO)[0]
     assert np.abs(frames[0][-12:, :60].astype(int) - src[-12:, :60]).mean() > 20
 
 
@@ -611,7 +600,7 @@ def test_video_file_is_read_at_its_frame_rate_and_stale_frames_dropped(tmp_path,
     assert np.allclose([c for c, _ in clock.reads], t + [1.30]), clock.reads
     assert all(c >= i / 10 - 1e-9 for i, (c, _) in enumerate(clock.reads[:12]))  # never early
     assert "Stopped (end of source): 6 of 12 captured frames processed, 6 dropped" in captured.out
-    frames = read_video(out)
+    frames = read_frames(out)
     assert len(frames) == 12                       # every slot of the source
     slots = [0, 0, 2, 2, 2, 5, 5, 7, 7, 7, 10, 11]
     medians = [float(np.median(f[:40])) for f in frames]   # above the HUD band

@@ -28,6 +28,8 @@ import threading
 import numpy as np
 import pytest
 
+from video_frames import read_frames
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 PHONE_DATA = REPO_ROOT / "datasets" / "phone"
 FRAMES = sorted(os.path.relpath(p, PHONE_DATA)
@@ -102,7 +104,7 @@ def test_write_y4m_is_a_clip_cv2_reads_back_with_its_colours(tmp_path):
     write_y4m([rgb[:, :, ::-1].copy()] * 3, tmp_path / "b.y4m", fps=5, bgr=True)
     assert (tmp_path / "b.y4m").read_bytes() == data
     assert cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) == 5
-    frames = _frames_of(path)
+    frames = read_frames(path)
     assert len(frames) == 3
     assert np.abs(frames[1][8, 4].astype(int) - (10, 40, 200)).max() <= 3      # BGR
     assert np.abs(frames[1][8, 20].astype(int) - (90, 180, 20)).max() <= 3
@@ -418,24 +420,10 @@ def chromium():
     return browser, driver
 
 
-def _frames_of(video):
-    """Every frame of a video file as OpenCV reads it (BGR)."""
-    import cv2
-    cap = cv2.VideoCapture(str(video))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
-
-
 def _y4m_of(video, out):
     """The clip as YUV4MPEG2 (4:2:0), what chromium's fake camera reads."""
     from phone.web.testing import write_y4m
-    frames = _frames_of(video)
+    frames = read_frames(video)
     assert frames, f"{video}: no frames"
     return write_y4m(frames, out, fps=10, bgr=True)
 
