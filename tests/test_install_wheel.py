@@ -72,9 +72,9 @@ def test_the_wheel_brings_its_dependencies_and_works_from_another_folder(venv, t
     assert name == "Fliplr" and where.startswith(str(venv))      # the installed copy
     # PEP 639 licence metadata: the SPDX expression, and LICENSE itself in the dist-info
     r = _run([py, "-c", "import importlib.metadata as m; d = m.distribution('mrcnn-phone'); "
-              "print(d.metadata['License-Expression']); "
-              "print([f.name for f in d.files if f.name == 'LICENSE'][0]); "
-              "print('CC BY 4.0' in [f for f in d.files if f.name == 'LICENSE'][0].read_text())"],
+              "lic = next(f for f in d.files if f.name == 'LICENSE'); "
+              "print(d.metadata['License-Expression']); print(lic.name); "
+              "print('CC BY 4.0' in lic.read_text())"],
              tmp_path)
     assert r.stdout.split("\n")[:3] == ["MIT AND CC-BY-4.0", "LICENSE", "True"], r.stderr[-2000:]
     r = _run([venv / "bin" / "phone", "--help"], tmp_path)
